@@ -1,0 +1,700 @@
+/**
+ * The stack configuration contract (namespace `order-relay`), validated before any resource is
+ * created. Every rule produces one message naming the key, the bad value and the fix.
+ *
+ * The schema is strict everywhere: an unknown key (a typo such as `regoins`) is an error with a
+ * "did you mean" suggestion, never silently ignored.
+ */
+import * as aws from "@pulumi/aws";
+import { z } from "zod";
+
+export const CONFIG_NAMESPACE = "order-relay";
+
+/** The AWS provider's own region list (`aws.Region`), so a new region arrives with the provider. */
+export const KNOWN_REGIONS: readonly string[] = Object.values(aws.Region);
+
+/** The ARN partition of a region; cross-partition ARNs, IAM and SQS calls are impossible. */
+export function partitionOf(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  if (region.startsWith("us-isob-")) return "aws-iso-b";
+  if (region.startsWith("us-isof-")) return "aws-iso-f";
+  if (region.startsWith("eu-isoe-")) return "aws-iso-e";
+  if (region.startsWith("us-iso-")) return "aws-iso";
+  if (region.startsWith("eusc-")) return "aws-eusc";
+  return "aws";
+}
+
+/** Keys the program reads; anything else under `order-relay:` is a typo. */
+export const TOP_LEVEL_KEYS = [
+  "regions",
+  "aggregator",
+  "retentionHours",
+  "production",
+  "namePrefix",
+  "databaseName",
+  "purgeIntervalMinutes",
+  "dispatchBatchSize",
+  "logRetentionDays",
+  "queue",
+  "notify",
+  "forwarder",
+  "maxResidenceHours",
+  "alarms",
+] as const;
+
+/** Valid CloudWatch Logs retention values (days); anything else is rejected by the API. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+  3288, 3653,
+] as const;
+
+const SQS_MIN_RETENTION_SECONDS = 60;
+const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+const SQS_MAX_VISIBILITY_SECONDS = 12 * 3600;
+
+const regionName = z.string().superRefine((value, ctx) => {
+  if (!KNOWN_REGIONS.includes(value)) {
+    const hint = closest(value, KNOWN_REGIONS);
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `"${value}" is not an AWS region known to the AWS provider` +
+        (hint ? ` — did you mean "${hint}"?` : "") +
+        ` Use a region code such as "ap-northeast-1".`,
+    });
+  }
+});
+
+const cidrBlock = z.string().superRefine((value, ctx) => {
+  const problem = cidrProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: `"${value}" ${problem}` });
+});
+
+/** Returns why `value` is not an IPv4 CIDR usable for a VPC, or undefined when it is fine. */
+export function cidrProblem(value: string): string | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return `is not an IPv4 CIDR block — write it as a.b.c.d/n, e.g. "10.20.0.0/16"`;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255)) return "has an octet above 255";
+  if (prefix < 16 || prefix > 24) {
+    return `has prefix /${prefix}; a VPC CIDR must be /16../24 (AWS limit /16..28, and two /26+ subnets need /24 or larger)`;
+  }
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const hostBits = 32 - prefix;
+  if (address % 2 ** hostBits !== 0) {
+    const network = address - (address % 2 ** hostBits);
+    return `has host bits set; the network address is "${ipv4(network)}/${prefix}"`;
+  }
+  return undefined;
+}
+
+function ipv4(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
+const positiveInt = (max?: number) => {
+  const base = z.number().int("must be a whole number").positive("must be greater than 0");
+  return max === undefined ? base : base.max(max, `must be at most ${max}`);
+};
+
+const serverlessSchema = z
+  .strictObject({
+    /** Aurora capacity units, 0..256 in steps of 0.5; 0 lets the cluster pause (auto-pause). */
+    minCapacity: z.number().min(0).max(256),
+    maxCapacity: z.number().min(1).max(256),
+  })
+  .superRefine((value, ctx) => {
+    for (const key of ["minCapacity", "maxCapacity"] as const) {
+      if (!Number.isInteger(value[key] * 2)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `${value[key]} is not a multiple of 0.5 ACU — Aurora Serverless v2 scales in half-ACU steps`,
+        });
+      }
+    }
+    if (value.maxCapacity < value.minCapacity) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxCapacity"],
+        message: `${value.maxCapacity} is below minCapacity ${value.minCapacity} — raise maxCapacity or lower minCapacity`,
+      });
+    }
+  });
+
+const vpcSchema = z.union([
+  z.strictObject({
+    /** CIDR for a new private VPC the relay creates (two private subnets in two AZs). */
+    cidr: cidrBlock,
+  }),
+  z.strictObject({
+    /** An existing VPC. */
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must look like "vpc-0123456789abcdef0"'),
+    /** At least two existing private subnets of that VPC, in different AZs. */
+    subnetIds: z
+      .array(
+        z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must look like "subnet-0123456789abcdef0"'),
+      )
+      .min(2, "needs at least two subnets in different AZs — Aurora's DB subnet group requires two AZs")
+      .refine((ids) => new Set(ids).size === ids.length, "lists the same subnet twice"),
+  }),
+]);
+
+const INSTANCE_NAME = /^[a-z][a-z0-9]{0,9}$/;
+
+export const regionSchema = z
+  .strictObject({
+    /** AWS region code. Required. */
+    region: regionName,
+    /** Provisioned instance class, e.g. db.r6g.large. @default - Serverless v2 (`serverless`) */
+    instanceClass: z
+      .string()
+      .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'must look like "db.r6g.large" (or use `serverless`)')
+      .refine((v) => v !== "db.serverless", "use the `serverless` key for Serverless v2")
+      .optional(),
+    /** Aurora Serverless v2 capacity. @default - { minCapacity: 0.5, maxCapacity: 4 } */
+    serverless: serverlessSchema.optional(),
+    /**
+     * Names of the cluster's instances; each name keys its own resource, so removing one name
+     * removes exactly that instance. @default - ["a"]
+     */
+    instances: z
+      .array(z.string().regex(INSTANCE_NAME, "must be 1-10 lowercase letters/digits starting with a letter"))
+      .min(1, "needs at least one instance name")
+      .max(16, "Aurora allows at most 15 replicas plus the writer")
+      .refine((names) => new Set(names).size === names.length, "lists the same instance name twice")
+      .optional(),
+    /** Existing VPC + subnets, or a CIDR for a new VPC. @default - a new VPC with 10.0.0.0/16 */
+    vpc: vpcSchema.optional(),
+    /**
+     * How Aurora reaches the Lambda API: `endpoint` creates a Lambda interface VPC endpoint with
+     * private DNS; `nat` trusts an existing NAT gateway in the given VPC. @default - "endpoint"
+     */
+    lambdaAccess: z.enum(["endpoint", "nat"]).optional(),
+    /** CIDRs allowed to reach MySQL (the storefront, a bastion). @default - none */
+    dbClientCidrs: z.array(cidrLike()).optional(),
+    /** Security groups allowed to reach MySQL. @default - none */
+    dbClientSecurityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must look like "sg-0123456789abcdef0"'))
+      .optional(),
+    /** Deletion protection for the cluster. @default - the stack's `production` flag */
+    deletionProtection: z.boolean().optional(),
+    /** Automated backup retention (1..35 days; AWS cannot turn it off). @default - 1 */
+    backupRetentionDays: positiveInt(35).optional(),
+    /** Take a final snapshot when the cluster is deleted. @default - the stack's `production` flag */
+    finalSnapshot: z.boolean().optional(),
+    /** Aurora MySQL 3 engine version. @default - "8.0.mysql_aurora.3.10.0" */
+    engineVersion: z
+      .string()
+      .regex(/^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/, 'must be an Aurora MySQL 3 version such as "8.0.mysql_aurora.3.10.0"')
+      .optional(),
+    /**
+     * `host:port` the @pulumi/mysql provider and the migration use instead of the cluster endpoint
+     * (an SSH tunnel or SSM port forward to a private cluster). @default - the cluster endpoint
+     */
+    dbEndpointOverride: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:13306"')
+      .optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.instanceClass && value.serverless) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["serverless"],
+        message: "set either instanceClass (provisioned) or serverless (Serverless v2), not both",
+      });
+    }
+    if (value.lambdaAccess === "nat" && (!value.vpc || !("vpcId" in value.vpc))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lambdaAccess"],
+        message:
+          '"nat" needs an existing VPC (vpc.vpcId + vpc.subnetIds) whose subnets route to a NAT gateway; a new VPC has no NAT — use "endpoint"',
+      });
+    }
+  });
+
+function cidrLike() {
+  return z.string().superRefine((value, ctx) => {
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+    if (!match || match.slice(1, 5).some((o) => Number(o) > 255) || Number(match[5]) > 32) {
+      ctx.addIssue({ code: "custom", message: `"${value}" is not an IPv4 CIDR such as "10.1.0.0/16"` });
+    } else if (Number(match[5]) === 0) {
+      ctx.addIssue({ code: "custom", message: `"${value}" opens MySQL to the whole internet — list the client networks` });
+    }
+  });
+}
+
+export const aggregatorSchema = z.strictObject({
+  /** Region of the aggregator queue the DC reads. Required. */
+  region: regionName,
+  /** FIFO queue with exactly-once dedup on `<region>:<table>:<rowId>`. @default - true */
+  fifo: z.boolean().optional(),
+  /** FIFO high-throughput mode (per-message-group limits). @default - false */
+  highThroughput: z.boolean().optional(),
+  /** How long the DC may take to read a message (60 s..14 d). @default - 345600 (4 days) */
+  messageRetentionSeconds: z
+    .number()
+    .int()
+    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
+    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
+    .optional(),
+  /** Visibility timeout the DC consumer works within. @default - 60 */
+  visibilityTimeoutSeconds: z.number().int().min(0).max(SQS_MAX_VISIBILITY_SECONDS).optional(),
+  /** Receives before a message moves to the aggregator DLQ. @default - 5 */
+  maxReceiveCount: z.number().int().min(1).max(1000).optional(),
+  /**
+   * IAM principals (ARNs) allowed to assume the DC consumer role, e.g. an IAM Roles Anywhere
+   * profile's role session principal. @default - the account root (delegate with IAM policies)
+   */
+  dcTrustedPrincipalArns: z
+    .array(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/, "must be an IAM ARN"))
+    .min(1)
+    .optional(),
+});
+
+const queueSchema = z.strictObject({
+  /** Regional queue retention; part of the privacy window. @default - 345600 (4 days) */
+  messageRetentionSeconds: z
+    .number()
+    .int()
+    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
+    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
+    .optional(),
+  /** DLQ retention (regional and aggregator); part of the privacy window. @default - 1209600 */
+  dlqRetentionSeconds: z
+    .number()
+    .int()
+    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
+    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
+    .optional(),
+  /** Receives of a regional message before it moves to the regional DLQ. @default - 5 */
+  maxReceiveCount: z.number().int().min(1).max(1000).optional(),
+});
+
+const notifySchema = z.strictObject({
+  /** Lambda async retries (AWS allows 0..2). @default - 2 */
+  maximumRetryAttempts: z.number().int().min(0).max(2, "Lambda retries an async event at most 2 times").optional(),
+  /** Max age of an async event before it goes to the on-failure destination (60..21600). @default - 3600 */
+  maximumEventAgeSeconds: z
+    .number()
+    .int()
+    .min(60, "Lambda accepts 60..21600 seconds")
+    .max(21600, "Lambda accepts 60..21600 seconds")
+    .optional(),
+  /** @default - 30 */
+  timeoutSeconds: z.number().int().min(3).max(900).optional(),
+  /** @default - 256 */
+  memoryMb: z.number().int().min(128).max(10240).optional(),
+});
+
+const forwarderSchema = z.strictObject({
+  /** Event source mapping batch window (0..300 s). @default - 1 */
+  maximumBatchingWindowSeconds: z.number().int().min(0).max(300).optional(),
+  /** @default - 30 */
+  timeoutSeconds: z.number().int().min(3).max(900).optional(),
+  /** @default - 256 */
+  memoryMb: z.number().int().min(128).max(10240).optional(),
+  /** Max concurrent forwarder invocations per region (2..1000). @default - 10 */
+  maximumConcurrency: z.number().int().min(2).max(1000).optional(),
+});
+
+const alarmsSchema = z.strictObject({
+  /** Email subscribed to an SNS topic that receives every alarm. @default - no topic */
+  email: z.string().email("must be an email address").optional(),
+  /** Oldest-message age that raises an alarm. @default - 300 */
+  oldestMessageAgeSeconds: z.number().int().positive().optional(),
+  /** Relay lag (now − occurredAt at the forwarder) that raises an alarm. @default - 60000 */
+  relayLagMs: z.number().int().positive().optional(),
+});
+
+export const rawConfigSchema = z.strictObject({
+  /** Regions that run a storefront and a relay. Required, at least one. */
+  regions: z.array(regionSchema).min(1, "lists no region — add at least one `- region: <code>` entry"),
+  /** The aggregator. Required. */
+  aggregator: aggregatorSchema,
+  /** How long personal data may stay in a regional DB, in hours (> 0, ≤ 8760). Required. */
+  retentionHours: z
+    .number()
+    .positive("must be greater than 0 hours — orders must be relayed before they are purged")
+    .max(8760, "must be at most 8760 hours (one year); longer defeats the privacy retention"),
+  /** Marks a production stack: deletion protection and final snapshots on by default. @default - false */
+  production: z.boolean().optional(),
+  /** Prefix of every physical name. @default - "order-relay-<stack>" */
+  namePrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,23}[a-z0-9]$/, "must be 3-25 lowercase letters, digits or '-' (it prefixes cluster ids and queue names)")
+    .optional(),
+  /** The storefront's database that holds `order_data`. @default - "storefront" */
+  databaseName: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a MySQL identifier (letters, digits, _; ≤ 64)")
+    .optional(),
+  /** Interval of the purge event (1..60 minutes). @default - 5 */
+  purgeIntervalMinutes: z.number().int().min(1).max(60).optional(),
+  /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
+  dispatchBatchSize: z.number().int().min(1).max(500, "keeps the payload well under the async invoke limit").optional(),
+  /** CloudWatch Logs retention for the Lambdas and Aurora log exports. @default - 7 */
+  logRetentionDays: z
+    .number()
+    .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+      message: `must be one of CloudWatch's values: ${LOG_RETENTION_DAYS.join(", ")}`,
+    })
+    .optional(),
+  queue: queueSchema.optional(),
+  notify: notifySchema.optional(),
+  forwarder: forwarderSchema.optional(),
+  /** Upper bound on how long an order may stay anywhere in AWS. @default - no bound */
+  maxResidenceHours: z.number().positive().optional(),
+  alarms: alarmsSchema.optional(),
+});
+
+export type RawConfig = z.infer<typeof rawConfigSchema>;
+
+/** Fully defaulted per-region settings: what components receive. */
+export interface RegionSettings {
+  readonly region: string;
+  readonly instanceClass?: string;
+  readonly serverless?: { readonly minCapacity: number; readonly maxCapacity: number };
+  readonly instances: readonly string[];
+  readonly vpc: { readonly cidr: string } | { readonly vpcId: string; readonly subnetIds: readonly string[] };
+  readonly lambdaAccess: "endpoint" | "nat";
+  readonly dbClientCidrs: readonly string[];
+  readonly dbClientSecurityGroupIds: readonly string[];
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  readonly finalSnapshot: boolean;
+  readonly engineVersion: string;
+  readonly dbEndpointOverride?: string;
+}
+
+export interface AggregatorSettings {
+  readonly region: string;
+  readonly fifo: boolean;
+  readonly highThroughput: boolean;
+  readonly messageRetentionSeconds: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+  readonly dcTrustedPrincipalArns?: readonly string[];
+}
+
+/** The validated, defaulted stack configuration. */
+export interface RelayConfig {
+  readonly stack: string;
+  readonly namePrefix: string;
+  readonly production: boolean;
+  readonly regions: readonly RegionSettings[];
+  readonly aggregator: AggregatorSettings;
+  readonly retentionHours: number;
+  readonly databaseName: string;
+  readonly purgeIntervalMinutes: number;
+  readonly dispatchBatchSize: number;
+  readonly logRetentionDays: number;
+  readonly queue: {
+    readonly messageRetentionSeconds: number;
+    readonly dlqRetentionSeconds: number;
+    readonly maxReceiveCount: number;
+  };
+  readonly notify: {
+    readonly maximumRetryAttempts: number;
+    readonly maximumEventAgeSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly memoryMb: number;
+  };
+  readonly forwarder: {
+    readonly maximumBatchingWindowSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly memoryMb: number;
+    readonly maximumConcurrency: number;
+    /** SQS event source mappings take at most 10 messages for this design (one SendMessageBatch). */
+    readonly batchSize: number;
+  };
+  readonly maxResidenceHours?: number;
+  readonly alarms: {
+    readonly email?: string;
+    readonly oldestMessageAgeSeconds: number;
+    readonly relayLagMs: number;
+  };
+}
+
+export const DEFAULTS = {
+  engineVersion: "8.0.mysql_aurora.3.10.0",
+  serverless: { minCapacity: 0.5, maxCapacity: 4 },
+  instances: ["a"],
+  vpcCidr: "10.0.0.0/16",
+  backupRetentionDays: 1,
+  databaseName: "storefront",
+  purgeIntervalMinutes: 5,
+  dispatchBatchSize: 100,
+  logRetentionDays: 7,
+  queueRetentionSeconds: 4 * 24 * 3600,
+  dlqRetentionSeconds: 14 * 24 * 3600,
+  maxReceiveCount: 5,
+  aggregatorVisibilityTimeoutSeconds: 60,
+  notifyMaximumRetryAttempts: 2,
+  notifyMaximumEventAgeSeconds: 3600,
+  lambdaTimeoutSeconds: 30,
+  lambdaMemoryMb: 256,
+  forwarderBatchingWindowSeconds: 1,
+  forwarderMaximumConcurrency: 10,
+  forwarderBatchSize: 10,
+  oldestMessageAgeSeconds: 300,
+  relayLagMs: 60_000,
+} as const;
+
+/** Thrown for an invalid stack configuration; `problems` holds one line per mistake. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** `order-relay:regions[1].vpc.cidr` style key for a zod issue path. */
+function keyOf(path: readonly PropertyKey[]): string {
+  let key = `${CONFIG_NAMESPACE}:`;
+  path.forEach((part, i) => {
+    if (typeof part === "number") key += `[${part}]`;
+    else key += i === 0 ? String(part) : `.${String(part)}`;
+  });
+  return key;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = root;
+  for (const part of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? "undefined" : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Levenshtein distance; small lists only. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/** The closest candidate within a small edit distance (typo suggestions). */
+export function closest(value: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = distance(value.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
+}
+
+/** Known keys of the object schema at `path`, for "did you mean" on unknown keys. */
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  const named = path.filter((p) => typeof p === "string") as string[];
+  if (named.length === 0) return TOP_LEVEL_KEYS;
+  const shapes: Record<string, readonly string[]> = {
+    regions: Object.keys(regionSchema.shape),
+    aggregator: Object.keys(aggregatorSchema.shape),
+    queue: Object.keys(queueSchema.shape),
+    notify: Object.keys(notifySchema.shape),
+    forwarder: Object.keys(forwarderSchema.shape),
+    alarms: Object.keys(alarmsSchema.shape),
+    serverless: ["minCapacity", "maxCapacity"],
+    vpc: ["cidr", "vpcId", "subnetIds"],
+  };
+  return shapes[named[named.length - 1]] ?? [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((unknownKey) => {
+      const hint = closest(unknownKey, knownKeysAt(issue.path));
+      return (
+        `${keyOf([...issue.path, unknownKey])}: unknown key` +
+        (hint ? ` — did you mean "${hint}"?` : ` — known keys: ${knownKeysAt(issue.path).join(", ")}`)
+      );
+    });
+  }
+  if (issue.code === "invalid_union") {
+    // vpc: either { cidr } or { vpcId, subnetIds } — explain the two shapes once.
+    const value = valueAt(raw, issue.path);
+    return [
+      `${keyOf(issue.path)}: ${show(value)} is neither { cidr: "10.0.0.0/16" } (a new VPC) nor ` +
+        `{ vpcId: "vpc-…", subnetIds: ["subnet-…", "subnet-…"] } (an existing one)` +
+        unionDetail(issue),
+    ];
+  }
+  const value = valueAt(raw, issue.path);
+  if (value === undefined && issue.code === "invalid_type") {
+    return [`${keyOf(issue.path)}: is required (${issue.message.replace(/^Invalid input: /, "")})`];
+  }
+  const shown = show(value);
+  const message =
+    issue.message.startsWith('"') || issue.message.startsWith(shown)
+      ? issue.message
+      : `${shown} ${issue.message}`;
+  return [`${keyOf(issue.path)}: ${message}`];
+}
+
+function unionDetail(issue: z.core.$ZodIssueInvalidUnion): string {
+  // Report the branch-specific problem of the branch the user evidently meant.
+  const branches = issue.errors.filter((errors) => errors.every((e) => e.code !== "unrecognized_keys"));
+  const chosen = branches[0] ?? issue.errors[0];
+  const first = chosen?.[0];
+  if (!first) return "";
+  return ` (${first.path.join(".") || "value"}: ${first.message})`;
+}
+
+/** Cross-field rules that need the whole config. */
+function crossChecks(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  raw.regions.forEach((entry, index) => {
+    const first = seen.get(entry.region);
+    if (first !== undefined) {
+      problems.push(
+        `${CONFIG_NAMESPACE}:regions[${index}].region: "${entry.region}" is listed twice (also regions[${first}]) — each region runs one relay; remove the duplicate`,
+      );
+    } else {
+      seen.set(entry.region, index);
+    }
+  });
+  const aggregatorPartition = partitionOf(raw.aggregator.region);
+  raw.regions.forEach((entry, index) => {
+    if (partitionOf(entry.region) !== aggregatorPartition) {
+      problems.push(
+        `${CONFIG_NAMESPACE}:regions[${index}].region: "${entry.region}" is in partition ${partitionOf(entry.region)} but the aggregator region "${raw.aggregator.region}" is in ${aggregatorPartition}; SQS and IAM cannot cross partitions — use an aggregator in the same partition`,
+      );
+    }
+  });
+  if (raw.aggregator.highThroughput && raw.aggregator.fifo === false) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:aggregator.highThroughput: true needs a FIFO aggregator — remove highThroughput or set fifo: true`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Validates the raw `order-relay:*` values (already parsed from YAML/JSON) and applies defaults.
+ * @throws ConfigError listing every problem.
+ */
+export function parseConfig(raw: unknown, stack: string): RelayConfig {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError([`${CONFIG_NAMESPACE}: the stack has no order-relay configuration`]);
+  }
+  const result = rawConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, raw)));
+  }
+  const cross = crossChecks(result.data);
+  if (cross.length > 0) throw new ConfigError(cross);
+  return applyDefaults(result.data, stack);
+}
+
+function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
+  const production = raw.production ?? false;
+  const namePrefix = raw.namePrefix ?? `order-relay-${stack}`;
+  const problems: string[] = [];
+  if (!/^[a-z][a-z0-9-]{1,23}[a-z0-9]$/.test(namePrefix)) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:namePrefix: the default "${namePrefix}" (from stack "${stack}") is not 3-25 lowercase letters, digits or '-' — set order-relay:namePrefix explicitly`,
+    );
+  }
+  const forwarderTimeoutSeconds = raw.forwarder?.timeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds;
+  const config: RelayConfig = {
+    stack,
+    namePrefix,
+    production,
+    regions: raw.regions.map((entry) => ({
+      region: entry.region,
+      instanceClass: entry.instanceClass,
+      serverless: entry.instanceClass ? undefined : (entry.serverless ?? DEFAULTS.serverless),
+      instances: entry.instances ?? DEFAULTS.instances,
+      vpc: entry.vpc ?? { cidr: DEFAULTS.vpcCidr },
+      lambdaAccess: entry.lambdaAccess ?? "endpoint",
+      dbClientCidrs: entry.dbClientCidrs ?? [],
+      dbClientSecurityGroupIds: entry.dbClientSecurityGroupIds ?? [],
+      deletionProtection: entry.deletionProtection ?? production,
+      backupRetentionDays: entry.backupRetentionDays ?? DEFAULTS.backupRetentionDays,
+      finalSnapshot: entry.finalSnapshot ?? production,
+      engineVersion: entry.engineVersion ?? DEFAULTS.engineVersion,
+      dbEndpointOverride: entry.dbEndpointOverride,
+    })),
+    aggregator: {
+      region: raw.aggregator.region,
+      fifo: raw.aggregator.fifo ?? true,
+      highThroughput: raw.aggregator.highThroughput ?? false,
+      messageRetentionSeconds: raw.aggregator.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
+      visibilityTimeoutSeconds:
+        raw.aggregator.visibilityTimeoutSeconds ?? DEFAULTS.aggregatorVisibilityTimeoutSeconds,
+      maxReceiveCount: raw.aggregator.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
+      dcTrustedPrincipalArns: raw.aggregator.dcTrustedPrincipalArns,
+    },
+    retentionHours: raw.retentionHours,
+    databaseName: raw.databaseName ?? DEFAULTS.databaseName,
+    purgeIntervalMinutes: raw.purgeIntervalMinutes ?? DEFAULTS.purgeIntervalMinutes,
+    dispatchBatchSize: raw.dispatchBatchSize ?? DEFAULTS.dispatchBatchSize,
+    logRetentionDays: raw.logRetentionDays ?? DEFAULTS.logRetentionDays,
+    queue: {
+      messageRetentionSeconds: raw.queue?.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
+      dlqRetentionSeconds: raw.queue?.dlqRetentionSeconds ?? DEFAULTS.dlqRetentionSeconds,
+      maxReceiveCount: raw.queue?.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
+    },
+    notify: {
+      maximumRetryAttempts: raw.notify?.maximumRetryAttempts ?? DEFAULTS.notifyMaximumRetryAttempts,
+      maximumEventAgeSeconds: raw.notify?.maximumEventAgeSeconds ?? DEFAULTS.notifyMaximumEventAgeSeconds,
+      timeoutSeconds: raw.notify?.timeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds,
+      memoryMb: raw.notify?.memoryMb ?? DEFAULTS.lambdaMemoryMb,
+    },
+    forwarder: {
+      maximumBatchingWindowSeconds:
+        raw.forwarder?.maximumBatchingWindowSeconds ?? DEFAULTS.forwarderBatchingWindowSeconds,
+      timeoutSeconds: forwarderTimeoutSeconds,
+      memoryMb: raw.forwarder?.memoryMb ?? DEFAULTS.lambdaMemoryMb,
+      maximumConcurrency: raw.forwarder?.maximumConcurrency ?? DEFAULTS.forwarderMaximumConcurrency,
+      batchSize: DEFAULTS.forwarderBatchSize,
+    },
+    maxResidenceHours: raw.maxResidenceHours,
+    alarms: {
+      email: raw.alarms?.email,
+      oldestMessageAgeSeconds: raw.alarms?.oldestMessageAgeSeconds ?? DEFAULTS.oldestMessageAgeSeconds,
+      relayLagMs: raw.alarms?.relayLagMs ?? DEFAULTS.relayLagMs,
+    },
+  };
+  // Regional queue visibility must cover the forwarder's run (AWS rejects an event source
+  // mapping whose queue visibility timeout is below the function timeout; 6x is AWS's advice).
+  if (forwarderTimeoutSeconds * 6 > SQS_MAX_VISIBILITY_SECONDS) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:forwarder.timeoutSeconds: ${forwarderTimeoutSeconds} needs a queue visibility timeout of 6x (${forwarderTimeoutSeconds * 6} s), above SQS's 43200 s — lower it to at most 7200`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Regional queue visibility timeout: 6x the forwarder timeout, as AWS advises for SQS triggers. */
+export function regionalVisibilityTimeoutSeconds(config: RelayConfig): number {
+  return config.forwarder.timeoutSeconds * 6;
+}

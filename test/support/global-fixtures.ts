@@ -1,0 +1,2 @@
+// Placeholder: replaced by the MariaDB global fixture (issue 3).
+export async function mochaGlobalSetup(): Promise<void> {}
