@@ -56,7 +56,7 @@ export function aggregatorNames(config: RelayConfig): AggregatorNames {
   return {
     queue: `${config.namePrefix}-aggregator${suffix}`,
     dlq: `${config.namePrefix}-aggregator-dlq${suffix}`,
-    dcConsumerRole: `${config.namePrefix}-dc-consumer`,
+    dcConsumerRole: `${config.namePrefix}-${config.aggregator.region}-dc-consumer`,
   };
 }
 

@@ -1,0 +1,152 @@
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as mysql from "@pulumi/mysql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as path from "path";
+import { sqlChecksum } from "../sql/migrate";
+
+/** What the relay user may do in the storefront database: own its outbox, trigger, events. */
+export const RELAY_USER_PRIVILEGES = [
+  "SELECT",
+  "INSERT",
+  "UPDATE",
+  "DELETE",
+  "CREATE",
+  "ALTER",
+  "INDEX",
+  "DROP",
+  "CREATE VIEW",
+  "SHOW VIEW",
+  "TRIGGER",
+  "EVENT",
+  "CREATE ROUTINE",
+  "ALTER ROUTINE",
+  "EXECUTE",
+] as const;
+
+/** Aurora MySQL 3's built-in role that permits `lambda_async`. */
+export const AWS_LAMBDA_ACCESS_ROLE = "AWS_LAMBDA_ACCESS";
+
+const PROJECT_ROOT = path.join(__dirname, "..");
+
+export interface RelayDatabaseArgs {
+  readonly region: string;
+  /** `host:port` of the cluster (or the tunnel given by `dbEndpointOverride`). */
+  readonly endpoint: pulumi.Input<string>;
+  /** True when `endpoint` is a tunnel to the cluster (TLS is then not verifiable by host name). */
+  readonly tunnel: boolean;
+  readonly masterUsername: pulumi.Input<string>;
+  /** Secrets Manager secret of the master password (managed by RDS). */
+  readonly masterUserSecretArn: pulumi.Input<string>;
+  /** The storefront's database holding `order_data`. */
+  readonly databaseName: string;
+  /** The notify function `lambda_async` calls. */
+  readonly notifyFunctionArn: pulumi.Input<string>;
+  readonly retentionHours: number;
+  readonly dispatchBatchSize: number;
+  readonly purgeIntervalMinutes: number;
+  /** Resources the migration must wait for (invoke role association, instances). */
+  readonly ready: pulumi.Input<string>;
+  readonly provider: aws.Provider;
+}
+
+/**
+ * The objects inside the cluster: the storefront database, the relay user (definer of the
+ * trigger, events and procedures) with `AWS_LAMBDA_ACCESS` and only the grants it needs, and the
+ * migration that applies `sql/` — again whenever the SQL or the settings change.
+ */
+export class RelayDatabase extends pulumi.ComponentResource {
+  public readonly relayUser: pulumi.Output<string>;
+  public readonly migration: command.local.Command;
+
+  constructor(name: string, args: RelayDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("order-relay:database:RelayDatabase", name, {}, opts);
+
+    // No secret is needed to preview: the master password is read from Secrets Manager at deploy.
+    const masterSecret = aws.secretsmanager.getSecretVersionOutput(
+      { secretId: args.masterUserSecretArn },
+      { parent: this, provider: args.provider },
+    );
+    const masterPassword = pulumi.secret(
+      masterSecret.secretString.apply((text) => {
+        const parsed = JSON.parse(text) as { password?: string };
+        if (!parsed.password) throw new Error(`${name}: the master secret holds no password`);
+        return parsed.password;
+      }),
+    );
+    const mysqlProvider = new mysql.Provider(
+      `${name}-mysql`,
+      {
+        endpoint: args.endpoint,
+        username: args.masterUsername,
+        password: masterPassword,
+        // require_secure_transport is ON; a tunnel's host name cannot match the certificate.
+        tls: args.tunnel ? "skip-verify" : "true",
+      },
+      { parent: this },
+    );
+    const mysqlOpts = { parent: this, provider: mysqlProvider, dependsOn: [] as pulumi.Resource[] };
+
+    const database = new mysql.Database(
+      `${name}-database`,
+      { name: args.databaseName, defaultCharacterSet: "utf8mb4", defaultCollation: "utf8mb4_0900_ai_ci" },
+      mysqlOpts,
+    );
+    const password = new random.RandomPassword(
+      `${name}-relay-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
+    const user = new mysql.User(
+      `${name}-relay-user`,
+      { user: "relay", host: "%", plaintextPassword: password.result, tlsOption: "SSL" },
+      mysqlOpts,
+    );
+    const privileges = new mysql.Grant(
+      `${name}-relay-privileges`,
+      {
+        user: user.user,
+        host: user.host,
+        database: database.name,
+        privileges: [...RELAY_USER_PRIVILEGES],
+      },
+      mysqlOpts,
+    );
+    const lambdaAccess = new mysql.Grant(
+      `${name}-relay-lambda-access`,
+      { user: user.user, host: user.host, database: database.name, roles: [AWS_LAMBDA_ACCESS_ROLE] },
+      mysqlOpts,
+    );
+
+    const relayUrl = pulumi.secret(
+      pulumi
+        .all([user.user, password.result, args.endpoint, database.name])
+        .apply(
+          ([userName, secret, endpoint, db]) =>
+            `mysql://${encodeURIComponent(userName)}:${encodeURIComponent(secret)}@${endpoint}/${db}`,
+        ),
+    );
+    this.migration = new command.local.Command(
+      `${name}-migrate`,
+      {
+        dir: PROJECT_ROOT,
+        // The password travels in the environment, never on the command line.
+        environment: { RELAY_DB_URL: relayUrl },
+        create: pulumi.interpolate`npm run --silent db:migrate -- --region ${args.region} --function-arn ${args.notifyFunctionArn} --retention-hours ${args.retentionHours} --batch-size ${args.dispatchBatchSize} --purge-interval-minutes ${args.purgeIntervalMinutes} --tls`,
+        triggers: [
+          sqlChecksum(),
+          args.notifyFunctionArn,
+          args.retentionHours,
+          args.dispatchBatchSize,
+          args.purgeIntervalMinutes,
+          args.ready,
+        ],
+      },
+      { parent: this, dependsOn: [privileges, lambdaAccess] },
+    );
+
+    this.relayUser = user.user;
+    this.registerOutputs({ relayUser: this.relayUser });
+  }
+}

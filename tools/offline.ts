@@ -1,0 +1,388 @@
+/**
+ * The offline engine: runs the real program (`index.ts`) under `pulumi.runtime.setMocks`, with
+ * realistic ids/ARNs/URLs per resource type, and records every registration. Shared by the tests,
+ * `npm run plan` and `npm run policy` — no credentials, no Pulumi CLI, no provider plugins.
+ *
+ * Guarantees: unknown invokes throw; a duplicate URN fails the run (the mock monitor would
+ * silently overwrite it); the run waits for every registration before returning.
+ */
+import * as crypto from "crypto";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE } from "../config/schema";
+import { StackFile, readStackFile, stackFilePath } from "../config/load";
+
+export const ACCOUNT_ID = "123456789012";
+export const PROJECT = "order-relay";
+const PROGRAM = path.join(__dirname, "..", "index.ts");
+
+export interface RecordedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  /** URN of the parent (undefined for the providers and the top-level components). */
+  readonly parent?: string;
+  /** Provider reference (`urn::id`) for custom resources with an explicit provider. */
+  readonly provider?: string;
+  /** AWS region (from the resource's provider, or inherited from its parent). */
+  region?: string;
+  readonly custom: boolean;
+  readonly id?: string;
+  /** Inputs as the engine received them (secrets unwrapped, outputs resolved). */
+  readonly inputs: Record<string, any>;
+  /** Outputs the mock returned. */
+  readonly state: Record<string, any>;
+}
+
+export interface RecordedInvoke {
+  readonly token: string;
+  readonly inputs: Record<string, any>;
+  readonly provider?: string;
+}
+
+export interface OfflineRun {
+  readonly stack: string;
+  readonly resources: RecordedResource[];
+  readonly invokes: RecordedInvoke[];
+  /** The program's exports (stack outputs), resolved. */
+  readonly outputs: Record<string, unknown>;
+}
+
+export interface RunOptions {
+  readonly stack: string;
+  /** `order-relay:*` values, without the namespace. */
+  readonly relay: Record<string, unknown>;
+  /** Other namespaced values (e.g. `aws:defaultTags`). */
+  readonly other?: Record<string, unknown>;
+}
+
+/** A deterministic hex id per (type, name, region): realistic and stable across runs. */
+function hexId(length: number, ...parts: (string | undefined)[]): string {
+  return crypto.createHash("sha256").update(parts.join("|")).digest("hex").slice(0, length);
+}
+
+function regionOfProviderRef(ref: string | undefined): string | undefined {
+  if (!ref) return undefined;
+  const id = ref.split("::").pop() ?? "";
+  return /^aws-provider-(.+)$/.exec(id)?.[1];
+}
+
+/** Mocked outputs per resource type: the attributes the program and the tests read. */
+export function mockResource(
+  args: pulumi.runtime.MockResourceArgs,
+  region: string | undefined,
+): pulumi.runtime.MockResourceResult {
+  const { type, name, inputs } = args;
+  const r = region ?? "us-east-1";
+  const arnPrefix = (service: string) => `arn:aws:${service}:${r}:${ACCOUNT_ID}`;
+  const physical = (inputs.name as string | undefined) ?? `${name}-${hexId(7, type, name)}`;
+  const state = { ...inputs };
+  switch (type) {
+    case "pulumi:providers:aws":
+      return { id: `aws-provider-${inputs.region}`, state };
+    case "aws:sqs/queue:Queue": {
+      const url = `https://sqs.${r}.amazonaws.com/${ACCOUNT_ID}/${physical}`;
+      return { id: url, state: { ...state, name: physical, url, arn: `${arnPrefix("sqs")}:${physical}` } };
+    }
+    case "aws:lambda/function:Function": {
+      const arn = `${arnPrefix("lambda")}:function:${physical}`;
+      return {
+        id: physical,
+        state: {
+          ...state,
+          name: physical,
+          arn,
+          qualifiedArn: `${arn}:$LATEST`,
+          invokeArn: `arn:aws:apigateway:${r}:lambda:path/2015-03-31/functions/${arn}/invocations`,
+          version: "$LATEST",
+        },
+      };
+    }
+    case "aws:iam/role:Role":
+      return {
+        id: physical,
+        state: {
+          ...state,
+          name: physical,
+          arn: `arn:aws:iam::${ACCOUNT_ID}:role/${physical}`,
+          uniqueId: `AROA${hexId(17, name).toUpperCase()}`,
+        },
+      };
+    case "aws:iam/rolePolicy:RolePolicy":
+      return { id: `${inputs.role}:${inputs.name}`, state };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return {
+        id: physical,
+        state: { ...state, name: physical, arn: `${arnPrefix("logs")}:log-group:${physical}` },
+      };
+    case "aws:rds/cluster:Cluster": {
+      const id = inputs.clusterIdentifier as string;
+      const host = `${id}.cluster-c${hexId(11, r)}.${r}.rds.amazonaws.com`;
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `${arnPrefix("rds")}:cluster:${id}`,
+          endpoint: host,
+          readerEndpoint: host.replace(".cluster-", ".cluster-ro-"),
+          port: 3306,
+          clusterResourceId: `cluster-${hexId(26, id).toUpperCase()}`,
+          masterUserSecrets: [
+            {
+              secretArn: `${arnPrefix("secretsmanager")}:secret:rds!cluster-${hexId(8, id)}-${hexId(6, "s", id)}`,
+              kmsKeyId: `${arnPrefix("kms")}:key/${hexId(8, "k", id)}`,
+              secretStatus: "active",
+            },
+          ],
+        },
+      };
+    }
+    case "aws:rds/clusterInstance:ClusterInstance": {
+      const id = inputs.identifier as string;
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `${arnPrefix("rds")}:db:${id}`,
+          endpoint: `${id}.c${hexId(11, r)}.${r}.rds.amazonaws.com`,
+          port: 3306,
+        },
+      };
+    }
+    case "aws:rds/clusterParameterGroup:ClusterParameterGroup":
+    case "aws:rds/subnetGroup:SubnetGroup": {
+      const kind = type.includes("subnet") ? "subgrp" : "cluster-pg";
+      return { id: physical, state: { ...state, name: physical, arn: `${arnPrefix("rds")}:${kind}:${physical}` } };
+    }
+    case "aws:rds/clusterRoleAssociation:ClusterRoleAssociation":
+      return { id: `${inputs.dbClusterIdentifier},${inputs.roleArn},`, state };
+    case "aws:ec2/vpc:Vpc": {
+      const id = `vpc-${hexId(17, name, r)}`;
+      return { id, state: { ...state, arn: `${arnPrefix("ec2")}:vpc/${id}` } };
+    }
+    case "aws:ec2/subnet:Subnet": {
+      const id = `subnet-${hexId(17, name, r)}`;
+      return { id, state: { ...state, arn: `${arnPrefix("ec2")}:subnet/${id}` } };
+    }
+    case "aws:ec2/securityGroup:SecurityGroup": {
+      const id = `sg-${hexId(17, name, r)}`;
+      return { id, state: { ...state, arn: `${arnPrefix("ec2")}:security-group/${id}` } };
+    }
+    case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+    case "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":
+      return { id: `sgr-${hexId(17, name, r)}`, state };
+    case "aws:ec2/vpcEndpoint:VpcEndpoint": {
+      const id = `vpce-${hexId(17, name, r)}`;
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `${arnPrefix("ec2")}:vpc-endpoint/${id}`,
+          dnsEntries: [{ dnsName: `${id}.lambda.${r}.vpce.amazonaws.com`, hostedZoneId: "Z7HUB22UULQXV" }],
+        },
+      };
+    }
+    case "aws:lambda/eventSourceMapping:EventSourceMapping": {
+      const uuid = crypto.randomUUID();
+      return { id: uuid, state: { ...state, uuid, functionArn: inputs.functionName } };
+    }
+    case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
+      return { id: inputs.functionName, state };
+    case "aws:sqs/queuePolicy:QueuePolicy":
+    case "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
+      return { id: inputs.queueUrl, state };
+    case "aws:sns/topic:Topic":
+      return { id: `${arnPrefix("sns")}:${physical}`, state: { ...state, name: physical, arn: `${arnPrefix("sns")}:${physical}` } };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { id: physical, state: { ...state, name: physical, arn: `${arnPrefix("cloudwatch")}:alarm:${physical}` } };
+    case "aws:cloudwatch/dashboard:Dashboard":
+      return {
+        id: inputs.dashboardName,
+        state: { ...state, dashboardArn: `arn:aws:cloudwatch::${ACCOUNT_ID}:dashboard/${inputs.dashboardName}` },
+      };
+    case "random:index/randomPassword:RandomPassword":
+      return { id: "none", state: { ...state, result: `pw-${hexId(28, name)}` } };
+    case "mysql:index/grant:Grant":
+      return { id: `${inputs.user}@${inputs.host}:${inputs.database}`, state };
+    case "mysql:index/user:User":
+      return { id: `${inputs.user}@${inputs.host}`, state };
+    case "mysql:index/database:Database":
+      return { id: inputs.name, state };
+    case "pulumi:providers:mysql":
+      return { id: `mysql-provider-${name}`, state };
+    case "command:local:Command":
+      return { id: `${name}-${hexId(8, name)}`, state: { ...state, stdout: "", stderr: "" } };
+    default: {
+      if (!args.custom) return { id: undefined, state };
+      // A type without a dedicated mock still gets a realistic ARN for its service.
+      const service = type.split(":")[1]?.split("/")[0] ?? "unknown";
+      return { id: `${name}-${hexId(8, name)}`, state: { ...state, arn: `${arnPrefix(service)}:${physical}` } };
+    }
+  }
+}
+
+/** Mocked invokes; anything else throws so a new data source cannot slip in unmocked. */
+export function mockInvoke(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+  const region = regionOfProviderRef(args.provider) ?? "us-east-1";
+  switch (args.token) {
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return {
+        accountId: ACCOUNT_ID,
+        arn: `arn:aws:iam::${ACCOUNT_ID}:user/offline`,
+        userId: "AIDAOFFLINE",
+        id: ACCOUNT_ID,
+      };
+    case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+      const letters = ["a", "b", "c"];
+      return {
+        names: letters.map((l) => `${region}${l}`),
+        zoneIds: letters.map((_, i) => `${region.replace(/-/g, "").slice(0, 6)}-az${i + 1}`),
+        id: region,
+        state: "available",
+      };
+    }
+    case "aws:secretsmanager/getSecretVersion:getSecretVersion":
+      return {
+        arn: args.inputs.secretId,
+        id: `${args.inputs.secretId}|AWSCURRENT`,
+        secretString: JSON.stringify({ username: "relayadmin", password: "offline-master-password" }),
+        versionId: "offline-version",
+        versionStages: ["AWSCURRENT"],
+      };
+    default:
+      throw new Error(`offline engine: unmocked invoke ${args.token} — add it to tools/offline.ts`);
+  }
+}
+
+/** The config map the runtime expects: namespaced keys, objects as JSON text. */
+function runtimeConfig(options: RunOptions): Record<string, string> {
+  const encode = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+  const config: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options.relay)) {
+    config[`${CONFIG_NAMESPACE}:${key}`] = encode(value);
+  }
+  for (const [key, value] of Object.entries(options.other ?? {})) config[key] = encode(value);
+  return config;
+}
+
+/** Resolves a value that may contain outputs (mock runs resolve everything). */
+function resolveDeep(value: unknown): Promise<unknown> {
+  const output = pulumi.output(value as pulumi.Input<object>) as pulumi.Output<unknown>;
+  return new Promise((resolve) => output.apply((resolved) => resolve(resolved)));
+}
+
+let running = false;
+
+/**
+ * Runs the program once with the given config and returns what it registered. Throws the
+ * program's own error (e.g. a ConfigError) when it fails, and fails on duplicate URNs or any
+ * error raised while resources resolve.
+ */
+export async function runOffline(options: RunOptions): Promise<OfflineRun> {
+  if (running) throw new Error("offline engine: runs must not overlap (the Pulumi runtime is global)");
+  running = true;
+  const resources: RecordedResource[] = [];
+  const invokes: RecordedInvoke[] = [];
+  const failures: unknown[] = [];
+  const onRejection = (reason: unknown) => failures.push(reason);
+  process.on("unhandledRejection", onRejection);
+  try {
+    pulumi.runtime.setAllConfig(runtimeConfig(options));
+    const providerRegions = new Map<string, string>();
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          const region =
+            args.type === "pulumi:providers:aws"
+              ? (args.inputs.region as string)
+              : regionOfProviderRef(args.provider);
+          return mockResource(args, region);
+        },
+        call: (args) => {
+          invokes.push({ token: args.token, inputs: args.inputs, provider: args.provider });
+          return mockInvoke(args);
+        },
+      },
+      PROJECT,
+      options.stack,
+      false,
+    );
+
+    // Record parent, URN and duplicates: the mock monitor's own hook loses them.
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    const seen = new Set<string>();
+    monitor.registerResource = (req: any, callback: (err: any, response: any) => void) => {
+      const urn: string = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      if (seen.has(urn)) failures.push(new Error(`duplicate URN ${urn}`));
+      seen.add(urn);
+      return register(req, (err: any, response: any) => {
+        if (!err) {
+          const stored = monitor.resources.get(urn);
+          const providerRef: string | undefined = req.getProvider() || undefined;
+          const inputs = pulumi.runtime.deserializeProperties(req.getObject());
+          const region =
+            req.getType() === "pulumi:providers:aws"
+              ? (inputs.region as string)
+              : regionOfProviderRef(providerRef);
+          if (region && providerRef) providerRegions.set(providerRef, region);
+          resources.push({
+            urn,
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent() || undefined,
+            provider: providerRef,
+            region,
+            custom: req.getCustom(),
+            id: stored?.id ?? undefined,
+            inputs,
+            state: pulumi.runtime.deserializeProperties({ toJavaScript: () => stored?.state ?? {} } as any),
+          });
+        }
+        callback(err, response);
+      });
+    };
+
+    delete require.cache[require.resolve(PROGRAM)];
+    const program = require(PROGRAM) as Record<string, unknown>;
+    const waitForRPCs = (pulumi.runtime as any).waitForRPCs as () => Promise<void>;
+    await waitForRPCs();
+    const outputs = (await resolveDeep({ ...program })) as Record<string, unknown>;
+    await waitForRPCs();
+    // Let rejected promises surface before judging the run.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (failures.length > 0) {
+      const first = failures[0];
+      throw first instanceof Error ? first : new Error(String(first));
+    }
+
+    // Regions of components and of non-AWS resources (mysql, random, command): from the parent.
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const regionOf = (resource: RecordedResource): string | undefined => {
+      if (resource.region) return resource.region;
+      const parent = resource.parent ? byUrn.get(resource.parent) : undefined;
+      return parent ? regionOf(parent) : undefined;
+    };
+    for (const resource of resources) {
+      if (!resource.region && !resource.custom) {
+        // A component's region: the one region its custom children share.
+        const children = resources.filter((r) => r.parent === resource.urn && r.region);
+        const regions = new Set(children.map((c) => c.region));
+        if (regions.size === 1) resource.region = [...regions][0];
+      }
+    }
+    for (const resource of resources) resource.region = regionOf(resource);
+    return { stack: options.stack, resources, invokes, outputs };
+  } finally {
+    process.off("unhandledRejection", onRejection);
+    running = false;
+  }
+}
+
+/** Runs a stack from `stacks/Pulumi.<stack>.yaml` or an explicit YAML path. */
+export async function runStack(stackOrFile: { stack?: string; configFile?: string }): Promise<OfflineRun> {
+  const file: StackFile = stackOrFile.configFile
+    ? readStackFile(stackOrFile.configFile, stackOrFile.stack)
+    : readStackFile(stackFilePath(stackOrFile.stack ?? "dev"), stackOrFile.stack ?? "dev");
+  return runOffline({ stack: file.stack, relay: file.relay, other: file.other });
+}
