@@ -1,2 +1,25 @@
-// Placeholder: replaced by the MariaDB global fixture (issue 3).
-export async function mochaGlobalSetup(): Promise<void> {}
+/**
+ * Mocha global fixtures (registered in .mocharc.cjs): one MySQL-compatible server for every suite.
+ * With MYSQL_URL set it is used as is; otherwise a private MariaDB is started (Debian's
+ * mariadb-server is installed first when absent and we are root) and MYSQL_URL is set for all
+ * suites. Teardown stops only what setup started.
+ */
+import { startPrivateMariaDb, type PrivateMariaDb } from "../../tools/mariadb";
+
+let started: PrivateMariaDb | undefined;
+
+export async function mochaGlobalSetup(): Promise<void> {
+  if (process.env.MYSQL_URL) return;
+  const begin = Date.now();
+  started = await startPrivateMariaDb();
+  process.env.MYSQL_URL = started.url;
+  console.log(`  (private MariaDB on 127.0.0.1:${started.port}, ${Date.now() - begin} ms)`);
+}
+
+export async function mochaGlobalTeardown(): Promise<void> {
+  if (!started) return;
+  const db = started;
+  started = undefined;
+  delete process.env.MYSQL_URL;
+  await db.stop();
+}
