@@ -24,6 +24,8 @@ export function bundleHandler(name: HandlerName): string {
     sourcemap: false,
     write: false,
     legalComments: "none",
+    // Prefer the ESM builds (AWS SDK, Powertools): esbuild can tree-shake them, the CJS builds not.
+    mainFields: ["module", "main"],
     logLevel: "silent",
   });
   const code = result.outputFiles[0].text;
