@@ -94,7 +94,8 @@ proc: BEGIN
              LIMIT v_batch_size
           ) c
       ) w
-     WHERE w.cum_bytes <= v_max_bytes OR w.rn = 1;
+     -- 200 bytes/record over-estimates the record's JSON around the row; 256 for the envelope head.
+     WHERE w.cum_bytes <= v_max_bytes - 256 OR w.rn = 1;
 
     IF v_count = 0 THEN
       LEAVE dispatch_loop;

@@ -172,10 +172,16 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
   const start = async () => {
     const proc = spawn(mariadbd, args, { stdio: "ignore", detached: false });
     child = proc;
+    let ready = false;
     let exited: string | undefined;
     proc.once("exit", (code, signal) => {
       exited = `exited with ${signal ?? code}`;
+      if (child === proc && ready) {
+        // Died on its own (not via stop/restart): say so, with the server's own last words.
+        console.error(`private MariaDB on port ${port} ${exited}:\n${tail(errorLog)}`);
+      }
     });
+
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     for (;;) {
       if (exited) {
@@ -189,6 +195,7 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
           connectTimeout: 2000,
         });
         await connection.end();
+        ready = true;
         return;
       } catch (error) {
         if (Date.now() > deadline) {
