@@ -11,6 +11,8 @@ import { partitionOf } from "./config/schema";
 import { Aggregator } from "./components/aggregator";
 import { awsStackSettings, regionalProviders } from "./components/providers";
 import { RegionalRelay } from "./components/regionalRelay";
+import { RelayObservability } from "./components/observability";
+import { worstCaseResidence } from "./config/residence";
 
 const config = loadRelayConfig();
 const queues = queueSpecs(config);
@@ -57,6 +59,29 @@ for (const settings of config.regions) {
 
 aggregator.admitForwarders(Object.values(relays).map((relay) => relay.forwarderRoleArn));
 
+const observability = new RelayObservability("observability", {
+  namePrefix: config.namePrefix,
+  regions: config.regions.map(({ region }) => ({
+    region,
+    queueName: relays[region].queue.queue.name,
+    deadLetterQueueName: relays[region].queue.deadLetterQueue.name,
+    notifyFunctionName: relays[region].notifyFunctionName,
+    forwarderFunctionName: relays[region].forwarderFunctionName,
+    provider: providers.get(region)!,
+  })),
+  aggregator: {
+    region: config.aggregator.region,
+    queueName: aggregator.queue.queue.name,
+    deadLetterQueueName: aggregator.queue.deadLetterQueue.name,
+    provider: aggregatorProvider,
+  },
+  thresholds: config.alarms,
+  email: config.alarms.email,
+  residence: worstCaseResidence(config),
+  accountId,
+  partition,
+});
+
 export const regions = Object.fromEntries(
   Object.entries(relays).map(([region, relay]) => [
     region,
@@ -72,4 +97,6 @@ export const regions = Object.fromEntries(
 export const aggregatorQueueUrl = aggregator.queueUrl;
 export const aggregatorDeadLetterQueueUrl = aggregator.queue.deadLetterQueueUrl;
 export const dcConsumerRoleArn = aggregator.dcConsumerRole.arn;
+export const dashboardName = observability.dashboardName;
+export const alarmTopicArns = observability.topicArns;
 export const retentionHours: pulumi.Output<number> = pulumi.output(config.retentionHours);

@@ -67,6 +67,18 @@ function regionOfProviderRef(ref: string | undefined): string | undefined {
   return /^aws-provider-(.+)$/.exec(id)?.[1];
 }
 
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Replaces the runtime's secret envelopes with their values, so tests assert on plain inputs. */
+export function unwrapSecrets(value: unknown): any {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value === null || typeof value !== "object") return value;
+  const record = value as Record<string, unknown>;
+  if (record[SECRET_SIG_KEY] === SECRET_SIG_VALUE) return unwrapSecrets(record.value);
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
+}
+
 /** Mocked outputs per resource type: the attributes the program and the tests read. */
 export function mockResource(
   args: pulumi.runtime.MockResourceArgs,
@@ -193,6 +205,16 @@ export function mockResource(
       return { id: inputs.queueUrl, state };
     case "aws:sns/topic:Topic":
       return { id: `${arnPrefix("sns")}:${physical}`, state: { ...state, name: physical, arn: `${arnPrefix("sns")}:${physical}` } };
+    case "aws:sns/topicSubscription:TopicSubscription": {
+      const arn = `${inputs.topic}:${crypto.randomUUID()}`;
+      return { id: arn, state: { ...state, arn, pendingConfirmation: inputs.protocol === "email" } };
+    }
+    case "aws:sns/topicPolicy:TopicPolicy":
+      return { id: inputs.arn, state: { ...state, owner: ACCOUNT_ID } };
+    case "aws:kms/key:Key": {
+      const keyId = `${hexId(8, name, r)}-${hexId(4, "a", name, r)}-${hexId(4, "b", name, r)}-${hexId(4, "c", name, r)}-${hexId(12, "d", name, r)}`;
+      return { id: keyId, state: { ...state, keyId, arn: `${arnPrefix("kms")}:key/${keyId}` } };
+    }
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return { id: physical, state: { ...state, name: physical, arn: `${arnPrefix("cloudwatch")}:alarm:${physical}` } };
     case "aws:cloudwatch/dashboard:Dashboard":
@@ -320,7 +342,7 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
         if (!err) {
           const stored = monitor.resources.get(urn);
           const providerRef: string | undefined = req.getProvider() || undefined;
-          const inputs = pulumi.runtime.deserializeProperties(req.getObject());
+          const inputs = unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject()));
           const region =
             req.getType() === "pulumi:providers:aws"
               ? (inputs.region as string)
@@ -336,7 +358,9 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
             custom: req.getCustom(),
             id: stored?.id ?? undefined,
             inputs,
-            state: pulumi.runtime.deserializeProperties({ toJavaScript: () => stored?.state ?? {} } as any),
+            state: unwrapSecrets(
+              pulumi.runtime.deserializeProperties({ toJavaScript: () => stored?.state ?? {} } as any),
+            ),
           });
         }
         callback(err, response);
