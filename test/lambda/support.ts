@@ -135,10 +135,10 @@ export async function queueDepth(
       AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     }),
   );
-  return {
-    visible: Number(r.Attributes?.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
+  // local-aws-sqs counts in-flight messages in ApproximateNumberOfMessages too (AWS does not).
+  const all = Number(r.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const inFlight = Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return { visible: all - inFlight, inFlight };
 }
 
 export interface Captured {
