@@ -528,6 +528,11 @@ function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
   if (issue.code === "unrecognized_keys") {
+    if (issue.path[issue.path.length - 1] === "vpc") {
+      return [
+        `${keyOf(issue.path)}: mixes ${issue.keys.join(", ")} into another VPC shape — use either { cidr } (a new VPC) or { vpcId, subnetIds } (an existing one), not both`,
+      ];
+    }
     return issue.keys.map((unknownKey) => {
       const hint = closest(unknownKey, knownKeysAt(issue.path));
       return (
@@ -683,13 +688,6 @@ function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
       relayLagMs: raw.alarms?.relayLagMs ?? DEFAULTS.relayLagMs,
     },
   };
-  // Regional queue visibility must cover the forwarder's run (AWS rejects an event source
-  // mapping whose queue visibility timeout is below the function timeout; 6x is AWS's advice).
-  if (forwarderTimeoutSeconds * 6 > SQS_MAX_VISIBILITY_SECONDS) {
-    problems.push(
-      `${CONFIG_NAMESPACE}:forwarder.timeoutSeconds: ${forwarderTimeoutSeconds} needs a queue visibility timeout of 6x (${forwarderTimeoutSeconds * 6} s), above SQS's 43200 s — lower it to at most 7200`,
-    );
-  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

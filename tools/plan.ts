@@ -1,0 +1,252 @@
+/**
+ * `npm run plan -- --stack <name> | --config <file> [--json | --mermaid]`
+ *
+ * Runs the program on the offline engine and prints what `pulumi up` would create, per region,
+ * with key settings and totals. No credentials, no Pulumi CLI. Exit 2 on a bad config.
+ */
+import { parseArgs } from "util";
+import { readStackFile, stackFilePath } from "../config/load";
+import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
+import { worstCaseResidence } from "../config/residence";
+import { OfflineRun, RecordedResource, runOffline } from "./offline";
+
+/** The few settings per type that tell a reviewer what will be built. */
+function keySettings(resource: RecordedResource): string {
+  const i = resource.inputs;
+  const pick = (entries: [string, unknown][]) =>
+    entries
+      .filter(([, v]) => v !== undefined && v !== null && v !== "")
+      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      .join(" ");
+  switch (resource.type) {
+    case "aws:sqs/queue:Queue":
+      return pick([
+        ["fifo", i.fifoQueue ?? false],
+        ["retentionS", i.messageRetentionSeconds],
+        ["visibilityS", i.visibilityTimeoutSeconds],
+        ["maxBytes", i.maxMessageSize],
+        ["sse", i.sqsManagedSseEnabled],
+        ["redrive", i.redrivePolicy ? JSON.parse(i.redrivePolicy).maxReceiveCount : undefined],
+      ]);
+    case "aws:lambda/function:Function":
+      return pick([
+        ["runtime", i.runtime],
+        ["arch", i.architectures?.join(",")],
+        ["memoryMb", i.memorySize],
+        ["timeoutS", i.timeout],
+        ["env", Object.keys(i.environment?.variables ?? {}).join(",")],
+      ]);
+    case "aws:rds/cluster:Cluster":
+      return pick([
+        ["engine", `${i.engine} ${i.engineVersion}`],
+        ["serverless", i.serverlessv2ScalingConfiguration],
+        ["encrypted", i.storageEncrypted],
+        ["deletionProtection", i.deletionProtection],
+        ["backupDays", i.backupRetentionPeriod],
+        ["finalSnapshot", !i.skipFinalSnapshot],
+        ["logs", i.enabledCloudwatchLogsExports?.join(",")],
+      ]);
+    case "aws:rds/clusterInstance:ClusterInstance":
+      return pick([
+        ["class", i.instanceClass],
+        ["public", i.publiclyAccessible],
+      ]);
+    case "aws:rds/clusterParameterGroup:ClusterParameterGroup":
+      return (i.parameters ?? [])
+        .map((p: { name: string; value: string }) =>
+          p.name === "aws_default_lambda_role" ? `${p.name}=<invoke role>` : `${p.name}=${p.value}`,
+        )
+        .join(" ");
+    case "aws:lambda/eventSourceMapping:EventSourceMapping":
+      return pick([
+        ["batch", i.batchSize],
+        ["windowS", i.maximumBatchingWindowInSeconds],
+        ["responseTypes", i.functionResponseTypes?.join(",")],
+      ]);
+    case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
+      return pick([
+        ["retries", i.maximumRetryAttempts],
+        ["maxAgeS", i.maximumEventAgeInSeconds],
+        ["onFailure", i.destinationConfig?.onFailure?.destination?.split(":").pop()],
+      ]);
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return pick([["retentionDays", i.retentionInDays]]);
+    case "aws:ec2/vpc:Vpc":
+    case "aws:ec2/subnet:Subnet":
+      return pick([
+        ["cidr", i.cidrBlock],
+        ["az", i.availabilityZone],
+      ]);
+    case "aws:ec2/vpcEndpoint:VpcEndpoint":
+      return pick([
+        ["service", i.serviceName],
+        ["privateDns", i.privateDnsEnabled],
+      ]);
+    case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+    case "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":
+      return pick([
+        ["port", i.fromPort],
+        ["cidr", i.cidrIpv4],
+        ["sg", i.referencedSecurityGroupId],
+      ]);
+    case "command:local:Command":
+      return "applies sql/ (db:migrate) when the SQL or settings change";
+    default:
+      return "";
+  }
+}
+
+function physicalName(resource: RecordedResource): string {
+  const i = resource.inputs;
+  return (
+    i.name ?? i.clusterIdentifier ?? i.identifier ?? i.alarmName ?? i.dashboardName ?? resource.name
+  );
+}
+
+function shortType(type: string): string {
+  const [pkg, module] = type.split(":");
+  const last = type.split(":").pop() ?? type;
+  return pkg === "aws" ? `${module.split("/")[0]}.${last}` : `${pkg}.${last}`;
+}
+
+function textPlan(run: OfflineRun, config: RelayConfig): string {
+  const lines: string[] = [`Stack ${run.stack}: what \`pulumi up\` would create (offline engine)`];
+  const custom = run.resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));
+  const regions = [...new Set(custom.map((r) => r.region ?? "(global)"))].sort();
+  for (const region of regions) {
+    const inRegion = custom.filter((r) => (r.region ?? "(global)") === region);
+    const role =
+      region === config.aggregator.region
+        ? config.regions.some((r) => r.region === region)
+          ? " (relay + aggregator)"
+          : " (aggregator)"
+        : " (relay)";
+    lines.push("", `Region ${region}${role}: ${inRegion.length} resources`);
+    for (const resource of inRegion) {
+      const settings = keySettings(resource);
+      lines.push(
+        `  + ${shortType(resource.type).padEnd(38)} ${physicalName(resource)}${settings ? `  [${settings}]` : ""}`,
+      );
+    }
+  }
+  const totals = new Map<string, number>();
+  for (const resource of custom) {
+    totals.set(shortType(resource.type), (totals.get(shortType(resource.type)) ?? 0) + 1);
+  }
+  lines.push("", `Totals: ${custom.length} resources (${run.resources.length - custom.length} components/providers)`);
+  for (const [type, count] of [...totals].sort((a, b) => b[1] - a[1])) {
+    lines.push(`  ${String(count).padStart(4)}  ${type}`);
+  }
+  const residence = worstCaseResidence(config);
+  lines.push("", "Worst-case residence of an order in AWS (privacy window):");
+  for (const term of residence.terms) {
+    lines.push(`  ${term.hours.toFixed(2).padStart(9)} h  ${term.name} — ${term.detail}`);
+  }
+  lines.push(
+    `  ${residence.totalHours.toFixed(2).padStart(9)} h  total` +
+      (residence.boundHours !== undefined
+        ? ` (bound order-relay:maxResidenceHours = ${residence.boundHours} h: ${residence.withinBound ? "within" : "EXCEEDED"})`
+        : " (no order-relay:maxResidenceHours bound set)"),
+  );
+  return lines.join("\n");
+}
+
+/** Node id safe for Mermaid. */
+function id(text: string): string {
+  return text.replace(/[^A-Za-z0-9]/g, "_");
+}
+
+/** The stack's architecture as a Mermaid flowchart, from the recorded resources. */
+export function mermaid(run: OfflineRun, config: RelayConfig): string {
+  const lines = ["flowchart LR"];
+  const queueName = (r: RecordedResource) => r.inputs.name as string;
+  const queues = run.resources.filter((r) => r.type === "aws:sqs/queue:Queue");
+  const functions = run.resources.filter((r) => r.type === "aws:lambda/function:Function");
+  const aggregator = queues.find((q) => /-aggregator(\.fifo)?$/.test(queueName(q)));
+  const aggregatorDlq = queues.find((q) => /-aggregator-dlq(\.fifo)?$/.test(queueName(q)));
+  for (const { region } of config.regions) {
+    const r = id(region);
+    const regional = queues.find((q) => q.region === region && queueName(q).endsWith("-orders"));
+    const dlq = queues.find((q) => q.region === region && queueName(q).endsWith("-orders-dlq"));
+    const notify = functions.find((f) => f.region === region && f.inputs.name.endsWith("-notify"));
+    const forwarder = functions.find((f) => f.region === region && f.inputs.name.endsWith("-forwarder"));
+    lines.push(
+      `  subgraph ${r}["${region}"]`,
+      `    ${r}_store["storefront"] -->|INSERT| ${r}_db[("Aurora MySQL 3<br/>order_data + relay_outbox")]`,
+      `    ${r}_db -->|"lambda_async (event, 1 s)"| ${r}_notify["${notify?.inputs.name ?? "notify"}"]`,
+      `    ${r}_notify -->|SendMessageBatch| ${r}_q[["${regional ? queueName(regional) : "queue"}"]]`,
+      `    ${r}_notify -.->|on failure| ${r}_dlq[["${dlq ? queueName(dlq) : "dlq"}"]]`,
+      `    ${r}_q -.->|redrive| ${r}_dlq`,
+      `    ${r}_q -->|event source, batch 10| ${r}_fwd["${forwarder?.inputs.name ?? "forwarder"}"]`,
+      "  end",
+      `  ${r}_fwd -->|SendMessageBatch| agg`,
+    );
+  }
+  lines.push(
+    `  subgraph aggregator["aggregator — ${config.aggregator.region}"]`,
+    `    agg[["${aggregator ? queueName(aggregator) : "aggregator"}"]] -.->|redrive| aggdlq[["${aggregatorDlq ? queueName(aggregatorDlq) : "aggregator dlq"}"]]`,
+    "  end",
+    `  agg -->|long poll, upsert on region+table+rowId| dc[("on-premises DC")]`,
+  );
+  return lines.join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      stack: { type: "string" },
+      config: { type: "string" },
+      json: { type: "boolean", default: false },
+      mermaid: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log("usage: npm run plan -- (--stack <name> | --config <stack yaml>) [--json | --mermaid]");
+    return 0;
+  }
+  if (values.json && values.mermaid) {
+    console.error("plan: choose one of --json and --mermaid");
+    return 2;
+  }
+  const stackName = values.stack ?? (values.config ? undefined : "dev");
+  let file;
+  let config: RelayConfig;
+  try {
+    file = values.config
+      ? readStackFile(values.config, values.stack)
+      : readStackFile(stackFilePath(stackName!), stackName);
+    config = parseConfig(file.relay, file.stack);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  const run = await runOffline({ stack: file.stack, relay: file.relay, other: file.other });
+  if (values.json) {
+    const resources = run.resources.map((r) => ({
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      parent: r.parent ?? null,
+      region: r.region ?? null,
+      inputs: r.inputs,
+    }));
+    process.stdout.write(`${JSON.stringify({ stack: run.stack, resources, outputs: run.outputs }, null, 2)}\n`);
+  } else if (values.mermaid) {
+    console.log(mermaid(run, config));
+  } else {
+    console.log(textPlan(run, config));
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`plan failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
