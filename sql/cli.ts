@@ -25,11 +25,35 @@ function number(name: string, value: string | undefined): number | undefined {
   return parsed;
 }
 
+const VALUE_OPTIONS = new Set([
+  "--url",
+  "--region",
+  "--function-arn",
+  "--retention-hours",
+  "--batch-size",
+  "--purge-interval-minutes",
+]);
+
+/** `--retention-hours -1` → `--retention-hours=-1`, so a negative number reaches validation. */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (VALUE_OPTIONS.has(argv[i]) && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinValues(argv),
       strict: true,
       allowPositionals: false,
       options: {

@@ -220,7 +220,8 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     });
 
     it("one call drains a deep outbox in many batches, capped by count and by bytes", async () => {
-      await r.sql.query("UPDATE relay_settings SET batch_size = 100");
+      // A generous time budget so a loaded machine still drains all in one call.
+      await r.sql.query("UPDATE relay_settings SET batch_size = 100, dispatch_max_ms = 60000");
       await bulkInsert(r.sql, 3000, (i) => `bulk ${i}`);
       const started = Date.now();
       await dispatch(r);
@@ -236,7 +237,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       // Byte cap: big rows (50 emoji = 200 bytes each), a huge count cap.
       await r.sql.query("DELETE FROM lambda_invocations");
       await r.sql.query("UPDATE relay_settings SET batch_size = 10000, max_payload_bytes = 20000");
-      await bulkInsert(r.sql, 500, (i) => "😀".repeat(50));
+      await bulkInsert(r.sql, 500, () => "😀".repeat(50));
       await dispatch(r);
       const capped = await r.invocations();
       assert.ok(capped.length > 1, `${capped.length} payloads`);
@@ -251,6 +252,19 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       // The default cap keeps a payload well under the asynchronous invoke limit.
       const [[settings]] = await r.sql.query<Rows>("SELECT max_payload_bytes FROM relay_settings");
       assert.ok(Number(settings.max_payload_bytes) <= ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES * 0.8);
+    });
+
+    it("one call stops at its batch budget; the next call continues", async () => {
+      await r.sql.query("UPDATE relay_settings SET batch_size = 10, dispatch_max_batches = 3");
+      await bulkInsert(r.sql, 75, (i) => `budget ${i}`);
+      await dispatch(r);
+      assert.equal(await r.count("lambda_invocations"), 3);
+      assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 45);
+      await dispatch(r);
+      await dispatch(r);
+      const records = await handedOffRecords(r);
+      assert.equal(records.length, 75);
+      assert.equal(new Set(records.map((rec) => rec.outboxId)).size, 75);
     });
 
     it("runs never overlap: a held lock makes a second dispatch return at once", async () => {
