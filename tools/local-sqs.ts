@@ -89,6 +89,31 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Runs the library's handler against a stand-in response and returns what it answered. */
+function capture(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>,
+  req: http.IncomingMessage,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    const fake = {
+      statusCode: 200,
+      headersSent: false,
+      setHeader(name: string, value: string) {
+        headers[name.toLowerCase()] = String(value);
+      },
+      end(chunk?: unknown) {
+        resolve({
+          status: fake.statusCode,
+          headers,
+          body: chunk === undefined ? "" : String(chunk),
+        });
+      },
+    };
+    handler(req, fake as unknown as http.ServerResponse).catch(reject);
+  });
+}
+
 /** Starts local-aws-sqs on 127.0.0.1 (free port). Queue creation is immediate (no AWS delays). */
 export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise<LocalSqs> {
   const { service, requestHandler } = createRequestHandler({
@@ -170,12 +195,40 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
       }
 
       // Replay the (possibly rewritten) body into the real handler.
-      const replay = Object.assign(Readable.from(forwardRaw.length ? [forwardRaw] : []), {
-        headers: req.headers,
-        method: req.method,
-        url: req.url,
-        socket: req.socket,
-      }) as unknown as http.IncomingMessage;
+      const replayOf = (payload: Buffer) =>
+        Object.assign(Readable.from(payload.length ? [payload] : []), {
+          headers: req.headers,
+          method: req.method,
+          url: req.url,
+          socket: req.socket,
+        }) as unknown as http.IncomingMessage;
+      const replay = replayOf(forwardRaw);
+
+      const wait = Number(body.WaitTimeSeconds ?? 0);
+      if (action === "ReceiveMessage" && typeof target === "string" && wait > 0) {
+        // local-aws-sqs's long poll keeps collecting until MaxNumberOfMessages or the full wait,
+        // and re-collects messages whose (short) visibility timeout expired meanwhile, returning
+        // duplicates in one response. AWS answers as soon as messages are available: emulate that
+        // with short polls until something arrives or the wait is over.
+        const shortPoll = Buffer.from(JSON.stringify({ ...body, WaitTimeSeconds: 0 }), "utf8");
+        const deadline = Date.now() + wait * 1000;
+        for (;;) {
+          const answer = await capture(requestHandler, replayOf(shortPoll));
+          const hasMessages = answer.status === 200 && /"Messages"\s*:\s*\[\s*\{/.test(answer.body);
+          if (
+            hasMessages ||
+            answer.status !== 200 ||
+            Date.now() >= deadline ||
+            req.socket.destroyed
+          ) {
+            res.statusCode = answer.status;
+            for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+            res.end(answer.body);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
       if (injectedFailures.length > 0) {
         const end = res.end.bind(res) as (chunk?: unknown) => http.ServerResponse;
         (res as { end: unknown }).end = (chunk?: unknown) => {
