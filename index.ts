@@ -78,6 +78,12 @@ const observability = new RelayObservability("observability", {
   thresholds: config.alarms,
   email: config.alarms.email,
   residence: worstCaseResidence(config),
+  declarations: {
+    production: config.production,
+    maxResidenceHours: config.maxResidenceHours,
+    retentionHours: config.retentionHours,
+    purgeIntervalMinutes: config.purgeIntervalMinutes,
+  },
   accountId,
   partition,
 });

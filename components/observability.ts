@@ -229,6 +229,18 @@ export interface ObservedRegion {
   readonly provider: aws.Provider;
 }
 
+/** What the policy pack reads from the `RelayObservability` component's inputs. */
+export interface StackDeclarations {
+  /** `order-relay:production`. */
+  readonly production: boolean;
+  /** `order-relay:maxResidenceHours`, when set. */
+  readonly maxResidenceHours?: number;
+  /** `order-relay:retentionHours`: how long the purge keeps handed-off orders in the DB. */
+  readonly retentionHours: number;
+  /** `order-relay:purgeIntervalMinutes`. */
+  readonly purgeIntervalMinutes: number;
+}
+
 export interface RelayObservabilityArgs {
   /** Prefix of alarm, topic and dashboard names (`order-relay:namePrefix`). */
   readonly namePrefix: string;
@@ -244,11 +256,13 @@ export interface RelayObservabilityArgs {
   readonly thresholds: AlarmThresholds;
   /** Email that receives every alarm through a per-region SNS topic. @default - no topic */
   readonly email?: string;
-  /**
-   * The stack's privacy window, shown on the dashboard. Its bound (`maxResidenceHours`) is also
-   * declared as this component's input, where the policy pack reads it.
-   */
+  /** The stack's privacy window (`worstCaseResidence(config)`), shown on the dashboard. */
   readonly residence: Residence;
+  /**
+   * Stack facts no AWS resource shows, declared as this component's inputs and outputs so the
+   * policy pack can read them (policy/rules.ts `declarations`).
+   */
+  readonly declarations: StackDeclarations;
   readonly accountId: pulumi.Input<string>;
   /** `aws`, `aws-cn`, … */
   readonly partition: string;
@@ -265,7 +279,7 @@ export class RelayObservability extends pulumi.ComponentResource {
   public readonly dashboardName: pulumi.Output<string>;
 
   constructor(name: string, args: RelayObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
-    const declared = { maxResidenceHours: args.residence.boundHours };
+    const declared = { ...args.declarations };
     super("order-relay:observability:RelayObservability", name, declared, opts);
     if (args.regions.length === 0) {
       throw new Error(`${name}: no region to observe — the stack config lists at least one region`);
