@@ -114,7 +114,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
   it("retries partial batch failures and throttling with backoff until everything is sent", async () => {
     const { client, queueUrl, handler } = await setup();
     let throttled = 0;
-    let failedOnce = new Set<string>();
+    const failedOnce = new Set<string>();
     sqs.setFault(({ action }) => {
       if (action !== "SendMessageBatch") return undefined;
       if (throttled < 2) {
