@@ -1,0 +1,191 @@
+/**
+ * Alarms, alarm topics and the dashboard on the offline engine, and the privacy window.
+ */
+import * as assert from "assert";
+import { readStackFile, stackFilePath } from "../../config/load";
+import { describeResidence, worstCaseResidence } from "../../config/residence";
+import { parseConfig } from "../../config/schema";
+import { policies } from "../../policy/rules";
+import { runPolicies } from "../../tools/policy";
+import { RecordedResource } from "../../tools/offline";
+import { mutated, offlineRun } from "./support";
+
+const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
+const EMAIL = "ops@example.com";
+const configOf = (stack: string) => parseConfig(readStackFile(stackFilePath(stack)).relay, stack);
+
+function alarm(resources: RecordedResource[], region: string, physicalName: string) {
+  const found = resources.filter((r) => r.type === ALARM && r.inputs.name === physicalName);
+  assert.strictEqual(found.length, 1, `alarm ${physicalName}`);
+  assert.strictEqual(found[0].region, region, `region of ${physicalName}`);
+  return found[0].inputs;
+}
+
+describe("observability (offline engine)", () => {
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: alarms per region and for the aggregator, right metrics, dimensions, thresholds`, async () => {
+      const config = configOf(stack);
+      const run = await offlineRun(stack);
+      const p = config.namePrefix;
+      for (const { region } of config.regions) {
+        const base = `${p}-${region}`;
+        const dlq = alarm(run.resources, region, `${base}-orders-dlq-messages`);
+        assert.deepStrictEqual(
+          [dlq.namespace, dlq.metricName, dlq.dimensions, dlq.comparisonOperator, dlq.threshold],
+          [
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            { QueueName: `${base}-orders-dlq` },
+            "GreaterThanThreshold",
+            0,
+          ],
+        );
+        const age = alarm(run.resources, region, `${base}-orders-oldest-message-age`);
+        assert.deepStrictEqual(
+          [age.metricName, age.dimensions, age.threshold],
+          [
+            "ApproximateAgeOfOldestMessage",
+            { QueueName: `${base}-orders` },
+            config.alarms.oldestMessageAgeSeconds,
+          ],
+        );
+        for (const role of ["notify", "forwarder"]) {
+          for (const metric of ["Errors", "Throttles"]) {
+            const a = alarm(run.resources, region, `${base}-${role}-${metric.toLowerCase()}`);
+            assert.deepStrictEqual(
+              [a.namespace, a.metricName, a.dimensions, a.statistic, a.threshold],
+              ["AWS/Lambda", metric, { FunctionName: `${base}-${role}` }, "Sum", 0],
+            );
+          }
+        }
+        const lag = alarm(run.resources, region, `${base}-relay-lag`);
+        assert.deepStrictEqual(
+          [lag.namespace, lag.metricName, lag.dimensions, lag.extendedStatistic, lag.threshold],
+          [
+            "OrderRelay",
+            "RelayLag",
+            { service: "order-relay-forwarder", region },
+            "p99",
+            config.alarms.relayLagMs,
+          ],
+        );
+        assert.deepStrictEqual(lag.alarmActions ?? [], [], "no topic without alarms.email");
+      }
+      const fifo = config.aggregator.fifo ? ".fifo" : "";
+      const aggDlq = alarm(run.resources, config.aggregator.region, `${p}-aggregator-dlq-messages`);
+      assert.deepStrictEqual(aggDlq.dimensions, { QueueName: `${p}-aggregator-dlq${fifo}` });
+      const aggAge = alarm(
+        run.resources,
+        config.aggregator.region,
+        `${p}-aggregator-oldest-message-age`,
+      );
+      assert.deepStrictEqual(aggAge.dimensions, { QueueName: `${p}-aggregator${fifo}` });
+      assert.strictEqual(
+        run.resources.filter((r) => r.type === ALARM).length,
+        config.regions.length * 7 + 2,
+      );
+      assert.strictEqual(run.resources.filter((r) => r.type.startsWith("aws:sns/")).length, 0);
+      const dashboards = run.resources.filter(
+        (r) => r.type === "aws:cloudwatch/dashboard:Dashboard",
+      );
+      assert.strictEqual(dashboards.length, 1);
+      assert.strictEqual(dashboards[0].inputs.dashboardName, p);
+      const body = JSON.parse(dashboards[0].inputs.dashboardBody);
+      const regionsShown = new Set(
+        body.widgets.map((w: { properties: { region?: string } }) => w.properties.region),
+      );
+      for (const { region } of config.regions) assert.ok(regionsShown.has(region), region);
+      assert.match(JSON.stringify(body), /privacy window/);
+    });
+  }
+
+  it("with alarms.email: one encrypted topic per alarm region, email subscription, alarms notify it", async () => {
+    const run = await offlineRun("prod", {
+      alarms: { email: EMAIL, oldestMessageAgeSeconds: 300 },
+    });
+    const config = configOf("prod");
+    const regions = new Set([config.aggregator.region, ...config.regions.map((r) => r.region)]);
+    const topics = run.resources.filter((r) => r.type === "aws:sns/topic:Topic");
+    assert.deepStrictEqual(new Set(topics.map((t) => t.region)), regions);
+    const keys = run.resources.filter((r) => r.type === "aws:kms/key:Key");
+    for (const topic of topics) {
+      const key = keys.find((k) => k.state.arn === topic.inputs.kmsMasterKeyId);
+      assert.ok(key && key.region === topic.region && key.inputs.enableKeyRotation, topic.name);
+      assert.match(key.inputs.policy, /cloudwatch\.amazonaws\.com/);
+    }
+    const subscriptions = run.resources.filter(
+      (r) => r.type === "aws:sns/topicSubscription:TopicSubscription",
+    );
+    assert.strictEqual(subscriptions.length, regions.size);
+    for (const s of subscriptions)
+      assert.deepStrictEqual([s.inputs.protocol, s.inputs.endpoint], ["email", EMAIL]);
+    for (const a of run.resources.filter(
+      (r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm",
+    )) {
+      const topic = topics.find((t) => t.region === a.region)!;
+      assert.deepStrictEqual(a.inputs.alarmActions, [topic.state.arn], a.name);
+      assert.deepStrictEqual(a.inputs.okActions, [topic.state.arn], a.name);
+    }
+  });
+});
+
+describe("privacy window", () => {
+  it("names every term and sums them (prod)", () => {
+    const residence = worstCaseResidence(configOf("prod"));
+    assert.deepStrictEqual(
+      residence.terms.map((t) => [t.name, t.hours]),
+      [
+        ["DB retention", 72],
+        ["purge interval", 0.083],
+        ["backup retention", 24],
+        ["regional queue retention", 96],
+        ["DLQ retention", 336],
+        ["aggregator queue retention", 96],
+        ["log retention", 336],
+      ],
+    );
+    assert.strictEqual(residence.totalHours, 960.083);
+    assert.strictEqual(residence.boundHours, 720);
+    assert.strictEqual(residence.withinBound, false);
+  });
+
+  it("backup retention is the longest over the regions", () => {
+    const config = configOf("prod");
+    const longer = {
+      ...config,
+      regions: config.regions.map((r, i) => ({ ...r, backupRetentionDays: i + 1 })),
+    };
+    assert.strictEqual(worstCaseResidence(longer).terms[2].hours, config.regions.length * 24);
+  });
+
+  it("no bound: within bound, and the text says how to set one", () => {
+    const residence = worstCaseResidence(configOf("dev"));
+    assert.strictEqual(residence.withinBound, true);
+    assert.match(describeResidence(residence), /set order-relay:maxResidenceHours/);
+  });
+
+  it("the pack fails a stack over its bound, naming each term and the bound", async () => {
+    const run = await offlineRun("dev", { maxResidenceHours: 100 });
+    const rule = policies.filter((p) => p.name === "privacy-residence-within-bound");
+    const { violations } = await runPolicies(run.resources, rule);
+    assert.strictEqual(violations.length, 1);
+    const message = violations[0].message;
+    const expected = worstCaseResidence(configOf("dev"));
+    for (const term of expected.terms)
+      assert.match(message, new RegExp(`${term.name}: ${term.hours} h`));
+    assert.match(message, new RegExp(`total: ${expected.totalHours} h`));
+    assert.match(message, /maxResidenceHours = 100 h/);
+    // The same stack within its bound passes, and a log group that never expires fails it.
+    const ok = await runPolicies(
+      (await offlineRun("dev", { maxResidenceHours: 1000 })).resources,
+      rule,
+    );
+    assert.deepStrictEqual(ok.violations, []);
+    const unbounded = mutated(await offlineRun("dev", { maxResidenceHours: 1000 }), (rs) => {
+      const group = rs.find((r) => r.type === "aws:cloudwatch/logGroup:LogGroup")!;
+      delete group.state.retentionInDays;
+    });
+    const fails = await runPolicies(unbounded, rule);
+    assert.match(fails.violations[0]?.message ?? "", /never expires/);
+  });
+});
