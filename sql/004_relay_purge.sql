@@ -85,10 +85,10 @@ CREATE OR REPLACE VIEW relay_overdue AS
   SELECT o.id AS outbox_id, o.source_table, o.row_id, o.occurred_at, o.attempts,
          o.last_attempt_at, o.last_error
     FROM relay_outbox o
+    JOIN relay_settings s ON s.id = 1
    WHERE o.handed_off_at IS NULL
-     AND o.occurred_at < UTC_TIMESTAMP(6) - INTERVAL
-           (SELECT CAST(ROUND(s.retention_hours * 3600000000) AS SIGNED)
-              FROM relay_settings s WHERE s.id = 1) MICROSECOND;
+     AND o.occurred_at < UTC_TIMESTAMP(6)
+           - INTERVAL CAST(ROUND(s.retention_hours * 3600000000) AS SIGNED) MICROSECOND;
 
 -- Backlog at a glance (for `npm start`, benchmarks and alarms on relay lag).
 CREATE OR REPLACE VIEW relay_status AS

@@ -401,10 +401,8 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         await r.sql.query(
           "CREATE TABLE order_plain (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(50) NOT NULL)",
         );
-        const rounds = 4;
+        const rounds = 5;
         const perRound = 300;
-        let withTrigger = 0;
-        let without = 0;
         const time = async (table: string) => {
           const start = process.hrtime.bigint();
           for (let i = 0; i < perRound; i++) {
@@ -414,16 +412,23 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         };
         await time("order_plain"); // warm-up
         await time("order_data");
+        const ratios: number[] = [];
+        let without = 0;
+        let withTrigger = 0;
         for (let round = 0; round < rounds; round++) {
-          without += await time("order_plain");
-          withTrigger += await time("order_data");
+          const plain = await time("order_plain");
+          const triggered = await time("order_data");
+          without += plain;
+          withTrigger += triggered;
+          ratios.push(triggered / plain);
         }
-        const ratio = withTrigger / without;
+        // Median of interleaved rounds: robust against a noisy neighbour on a shared machine.
+        const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(rounds / 2)];
         console.log(
-          `      ${rounds * perRound} autocommit INSERTs: ${without.toFixed(0)} ms plain, ${withTrigger.toFixed(0)} ms with trigger (x${ratio.toFixed(2)})`,
+          `      ${rounds * perRound} autocommit INSERTs: ${without.toFixed(0)} ms plain, ${withTrigger.toFixed(0)} ms with trigger (median x${ratio.toFixed(2)})`,
         );
-        // The goal is 1.3x; allow noise on a shared 2-core machine.
-        assert.ok(ratio <= 1.6, `trigger makes INSERT x${ratio.toFixed(2)} slower`);
+        // The goal is 1.3x; the assertion leaves headroom for noise on a shared 2-core machine.
+        assert.ok(ratio <= 1.5, `trigger makes INSERT x${ratio.toFixed(2)} slower`);
       } finally {
         await r.close();
       }

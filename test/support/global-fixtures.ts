@@ -13,6 +13,9 @@ export async function mochaGlobalSetup(): Promise<void> {
   const begin = Date.now();
   started = await startPrivateMariaDb();
   process.env.MYSQL_URL = started.url;
+  // Kept aside too: a suite that snapshots and later restores process.env (taken before this
+  // setup ran) would otherwise erase MYSQL_URL for every later suite. See serverUrl().
+  (globalThis as { __relayTestMysqlUrl?: string }).__relayTestMysqlUrl = started.url;
   console.log(`  (private MariaDB on 127.0.0.1:${started.port}, ${Date.now() - begin} ms)`);
 }
 
@@ -21,5 +24,6 @@ export async function mochaGlobalTeardown(): Promise<void> {
   const db = started;
   started = undefined;
   delete process.env.MYSQL_URL;
+  delete (globalThis as { __relayTestMysqlUrl?: string }).__relayTestMysqlUrl;
   await db.stop();
 }

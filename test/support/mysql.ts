@@ -13,7 +13,8 @@ export interface ScratchDatabase {
 }
 
 export function serverUrl(): string {
-  const url = process.env.MYSQL_URL;
+  const url =
+    process.env.MYSQL_URL || (globalThis as { __relayTestMysqlUrl?: string }).__relayTestMysqlUrl;
   if (!url) {
     throw new Error(
       "MYSQL_URL is not set: run the tests through mocha (the global fixture starts MariaDB) or set it",
