@@ -77,7 +77,11 @@ export function ensureMariaDbInstalled(log: (line: string) => void = () => {}): 
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   for (const args of [["update"], ["install", "-y", "--no-install-recommends", "mariadb-server"]]) {
     log(`mariadb: apt-get ${args.join(" ")}`);
-    const result = spawnSync("apt-get", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const result = spawnSync("apt-get", args, {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 256 * 1024 * 1024, // apt's output must not overflow spawnSync's 1 MiB default
+    });
     if (result.error || result.status !== 0) {
       const detail = result.error?.message ?? result.stderr.toString().trim().split("\n").pop();
       throw new MariaDbUnavailableError(

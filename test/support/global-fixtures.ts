@@ -4,13 +4,18 @@
  * mariadb-server is installed first when absent and we are root) and MYSQL_URL is set for all
  * suites. Teardown stops only what setup started.
  */
-import { startPrivateMariaDb, type PrivateMariaDb } from "../../tools/mariadb";
+import {
+  ensureMariaDbInstalled,
+  startPrivateMariaDb,
+  type PrivateMariaDb,
+} from "../../tools/mariadb";
 
 let started: PrivateMariaDb | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
   if (process.env.MYSQL_URL) return;
   const begin = Date.now();
+  ensureMariaDbInstalled((line) => console.log(`  (${line})`)); // apt-get on a fresh root CI box
   started = await startPrivateMariaDb();
   process.env.MYSQL_URL = started.url;
   // Kept aside too: a suite that snapshots and later restores process.env (taken before this
