@@ -56,6 +56,8 @@ export class AuroraCluster extends pulumi.ComponentResource {
           // Makes AWS_LAMBDA_ACCESS active for the relay user without SET DEFAULT ROLE.
           { name: "activate_all_roles_on_login", value: "1" },
           { name: "require_secure_transport", value: "ON" },
+          // The relay user (no SUPER) defines the trigger and procedures; needed once binlog is on.
+          { name: "log_bin_trust_function_creators", value: "1" },
           // Audit connections only: QUERY events would copy order rows (personal data) into logs.
           { name: "server_audit_logging", value: "1" },
           { name: "server_audit_events", value: "CONNECT" },

@@ -139,14 +139,14 @@ describe("privacy window", () => {
         ["purge interval", 0.083],
         ["backup retention", 24],
         ["regional queue retention", 96],
-        ["DLQ retention", 336],
+        ["DLQ retention", 96],
         ["aggregator queue retention", 96],
-        ["log retention", 336],
+        ["log retention", 168],
       ],
     );
-    assert.strictEqual(residence.totalHours, 960.083);
+    assert.strictEqual(residence.totalHours, 552.083);
     assert.strictEqual(residence.boundHours, 720);
-    assert.strictEqual(residence.withinBound, false);
+    assert.strictEqual(residence.withinBound, true);
   });
 
   it("backup retention is the longest over the regions", () => {

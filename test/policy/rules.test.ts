@@ -9,18 +9,6 @@ import { PolicyRunOptions, runPolicies } from "../../tools/policy";
 import { OfflineRun } from "../../tools/offline";
 import { Resources, all, editPolicy, first, mutated, offlineRun, set } from "./support";
 
-/**
- * Mandatory findings a stack file in `stacks/` still has, each a real defect of that file (not of
- * the rule). A test below fails as soon as the finding is gone, so the exception cannot outlive it.
- *
- * prod: worst case 960 h vs maxResidenceHours 720 h (DLQ 14 d and logs 14 d alone are 672 h). Fix
- * in stacks/Pulumi.prod.yaml: e.g. queue.dlqRetentionSeconds 345600 (4 d) → 672 h total, or a
- * bound of at least 961 h.
- */
-const KNOWN_STACK_FINDINGS: Record<string, string[]> = {
-  prod: ["privacy-residence-within-bound"],
-};
-
 interface Fixture {
   readonly rule: string;
   /** The stack whose resources the fixture starts from. @default - "prod" */
@@ -346,18 +334,10 @@ describe("policy pack", () => {
       const run = await offlineRun(stack);
       const result = await runPolicies(run.resources);
       const mandatory = result.violations.filter((v) => v.enforcementLevel === "mandatory");
-      const known = KNOWN_STACK_FINDINGS[stack] ?? [];
-      const unexpected = mandatory.filter((v) => !known.includes(v.policy));
       assert.deepStrictEqual(
-        unexpected.map((v) => `${v.policy}: ${v.message}`),
+        mandatory.map((v) => `${v.policy}: ${v.message}`),
         [],
       );
-      for (const rule of known) {
-        assert.ok(
-          mandatory.some((v) => v.policy === rule),
-          `${stack} no longer violates ${rule}: remove it from KNOWN_STACK_FINDINGS`,
-        );
-      }
     });
   }
 
