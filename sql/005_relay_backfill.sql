@@ -1,7 +1,10 @@
 -- relay_backfill(): enqueues existing order_data rows that have no outbox row (a relay installed
--- on a database that already holds orders). Walks order_data in id chunks of 1000 (one bounded
--- INSERT ... SELECT each). occurred_at is the backfill time (the insert time is unknown).
--- Same JSON_OBJECT column list as the trigger (002).
+-- on a database that already holds orders, or a trigger regenerated for new columns). Walks
+-- order_data in id chunks of 1000 (one bounded INSERT ... SELECT each). occurred_at is the
+-- backfill time (the insert time is unknown).
+-- The row JSON covers every column of order_data, read from information_schema when called, so a
+-- storefront table with more columns than the seed's (id, item) needs no change here. Dynamic SQL
+-- (PREPARE) is allowed in procedures — unlike triggers, whose column list the runner generates.
 DROP PROCEDURE IF EXISTS relay_backfill;
 
 CREATE PROCEDURE relay_backfill()
@@ -10,6 +13,23 @@ CREATE PROCEDURE relay_backfill()
 BEGIN
   DECLARE v_lo BIGINT DEFAULT -9223372036854775808;
   DECLARE v_hi BIGINT DEFAULT NULL;
+  DECLARE v_pairs MEDIUMTEXT;
+
+  SET SESSION group_concat_max_len = 1048576;
+  SELECT GROUP_CONCAT(
+           QUOTE(COLUMN_NAME), ', d.`', REPLACE(COLUMN_NAME, '`', '``'), '`'
+           ORDER BY ORDINAL_POSITION SEPARATOR ', ')
+    INTO v_pairs
+    FROM information_schema.COLUMNS
+   WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data';
+
+  SET @relay_backfill_sql = CONCAT(
+    'INSERT INTO relay_outbox (row_id, occurred_at, row_json) ',
+    'SELECT d.id, UTC_TIMESTAMP(3), JSON_OBJECT(', v_pairs, ') ',
+    'FROM order_data d WHERE d.id > ? AND d.id <= ? ',
+    'AND NOT EXISTS (SELECT 1 FROM relay_outbox o ',
+    'WHERE o.row_id = d.id AND o.source_table = ''order_data'') ORDER BY d.id');
+  PREPARE relay_backfill_stmt FROM @relay_backfill_sql;
 
   backfill_loop: LOOP
     SET v_hi = NULL;
@@ -18,15 +38,10 @@ BEGIN
     IF v_hi IS NULL THEN
       LEAVE backfill_loop;
     END IF;
-
-    INSERT INTO relay_outbox (row_id, occurred_at, row_json)
-      SELECT d.id, UTC_TIMESTAMP(3), JSON_OBJECT('id', d.id, 'item', d.item)
-        FROM order_data d
-       WHERE d.id > v_lo AND d.id <= v_hi
-         AND NOT EXISTS (SELECT 1 FROM relay_outbox o
-                          WHERE o.row_id = d.id AND o.source_table = 'order_data')
-       ORDER BY d.id;
-
+    SET @relay_backfill_lo = v_lo, @relay_backfill_hi = v_hi;
+    EXECUTE relay_backfill_stmt USING @relay_backfill_lo, @relay_backfill_hi;
     SET v_lo = v_hi;
   END LOOP;
+
+  DEALLOCATE PREPARE relay_backfill_stmt;
 END;

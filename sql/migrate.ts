@@ -377,7 +377,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     log(
       `migrations: ${result.applied.length} applied, ${result.skipped.length} unchanged; settings written`,
     );
-    await checkOrderDataColumns(connection, log);
+    await syncRowCapture(connection, log);
     return result;
   } catch (error) {
     if (error instanceof MigrationError) throw error;
@@ -427,17 +427,72 @@ async function writeSettings(connection: mysql.Connection, options: MigrateOptio
   );
 }
 
-/** The trigger relays (id, item); warn when the storefront's table has more columns. */
-async function checkOrderDataColumns(connection: mysql.Connection, log: (line: string) => void) {
-  const [columns] = await connection.query<mysql.RowDataPacket[]>(
-    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data'`,
+/** A SQL string literal (the JSON key of a column). */
+function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+/** A quoted identifier. */
+function sqlIdentifier(value: string): string {
+  return `\`${value.replace(/`/g, "``")}\``;
+}
+
+/** `JSON_OBJECT('col', <alias>.col, …)` over every column, in table order. */
+export function rowJsonExpression(alias: string, columns: readonly string[]): string {
+  const pairs = columns.map((column) => `${sqlString(column)}, ${alias}.${sqlIdentifier(column)}`);
+  return `JSON_OBJECT(${pairs.join(", ")})`;
+}
+
+/** Whitespace/quoting-insensitive form of a routine or trigger body, for comparison. */
+function normalizeSql(text: string): string {
+  return text.replace(/`/g, "").replace(/\s+/g, " ").trim().toLowerCase();
+}
+
+/** The capture trigger for the given `order_data` columns (same text as 002 for the seed schema). */
+export function triggerBody(columns: readonly string[]): string {
+  return (
+    "INSERT INTO relay_outbox (row_id, occurred_at, row_json)\n" +
+    `  VALUES (NEW.id, UTC_TIMESTAMP(3), ${rowJsonExpression("NEW", columns)})`
   );
-  const extra = columns.map((c) => String(c.name)).filter((name) => !["id", "item"].includes(name));
-  if (extra.length > 0) {
-    log(
-      `warning: order_data has columns the trigger does not relay (${extra.join(", ")}); ` +
-        "add a migration extending the JSON_OBJECT in the trigger and relay_backfill()",
+}
+
+/**
+ * Keeps the capture trigger relaying every column of `order_data`: migration 002 installs it for
+ * the seed schema (id, item); a storefront table with more columns gets it regenerated from
+ * information_schema, in column order, then relay_backfill() (column-agnostic) enqueues any row
+ * inserted while it was swapped. No-op when the trigger already matches. Only column names are
+ * generated into the text, never settings.
+ */
+async function syncRowCapture(
+  connection: mysql.Connection,
+  log: (line: string) => void,
+): Promise<void> {
+  const [columnRows] = await connection.query<mysql.RowDataPacket[]>(
+    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data' ORDER BY ORDINAL_POSITION`,
+  );
+  const columns = columnRows.map((c) => String(c.name));
+  if (!columns.includes("id")) {
+    throw new MigrationError(
+      "order_data has no `id` column: the relay keys every order by order_data.id",
+      "FAILED",
     );
   }
+  const [triggers] = await connection.query<mysql.RowDataPacket[]>(
+    `SELECT ACTION_STATEMENT AS body FROM information_schema.TRIGGERS
+      WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = 'relay_order_data_after_insert'`,
+  );
+  const wantedTrigger = triggerBody(columns);
+  if (triggers.length === 1 && normalizeSql(String(triggers[0].body)) === normalizeSql(wantedTrigger)) {
+    return;
+  }
+  log(`order_data columns (${columns.join(", ")}): regenerating the capture trigger`);
+  // DROP + CREATE (MySQL 8.0 has no CREATE OR REPLACE TRIGGER); an insert in between is caught by
+  // the backfill below, which enqueues every row without an outbox row.
+  await connection.query(
+    "DROP TRIGGER IF EXISTS relay_order_data_after_insert; " +
+      "CREATE TRIGGER relay_order_data_after_insert AFTER INSERT ON order_data FOR EACH ROW " +
+      wantedTrigger,
+  );
+  await connection.query("CALL relay_backfill()");
 }

@@ -158,6 +158,8 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
     `--socket=${socket}`,
     `--pid-file=${pidFile}`,
     `--log-error=${errorLog}`,
+    // Its own temp dir: another process cleaning /tmp must not break the server's temp tables.
+    `--tmpdir=${runDir}`,
     `--port=${port}`,
     "--bind-address=127.0.0.1",
     "--skip-name-resolve",
