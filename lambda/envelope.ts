@@ -6,7 +6,9 @@
  * Defined once here — the TypeScript types are inferred from the runtime validators, so the two
  * cannot drift. The SQL tests validate `relay_dispatch()`'s real output with `parseEnvelope`.
  */
-import { z } from "zod";
+// zod/mini: the same validators at a fraction of the bundle size (the full "zod" build pulls
+// every locale into each Lambda bundle: ~450 KiB vs ~20 KiB).
+import * as z from "zod/mini";
 
 /** Lambda's limit for an asynchronous invocation payload is 1 MiB (256 KiB before 2025). */
 export const ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
@@ -14,17 +16,17 @@ export const ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 /** ISO-8601 UTC with milliseconds, as `relay_dispatch()` formats it: 2026-11-23T01:02:03.456Z. */
 const isoUtc = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, "must be ISO-8601 UTC (…Z)");
+  .check(z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, "must be ISO-8601 UTC (…Z)"));
 
 export const relayRecordSchema = z.strictObject({
   /** Primary key of the outbox row; strictly increasing in commit-ish order. */
-  outboxId: z.number().int().positive(),
+  outboxId: z.int().check(z.positive()),
   /** Source table, e.g. `order_data`. */
-  table: z.string().min(1).max(64),
+  table: z.string().check(z.minLength(1), z.maxLength(64)),
   /** Only inserts are relayed (the storefront never updates or deletes orders). */
   op: z.literal("INSERT"),
   /** Primary key of the source row. */
-  rowId: z.number().int().nonnegative(),
+  rowId: z.int().check(z.nonnegative()),
   /** When the source row was inserted (trigger time), UTC. */
   occurredAt: isoUtc,
   /** Every column of the source row, as built by `JSON_OBJECT`. Personal data: never log it. */
@@ -33,18 +35,18 @@ export const relayRecordSchema = z.strictObject({
 
 export const relayEnvelopeSchema = z.strictObject({
   /** AWS region of the cluster that produced the records. */
-  region: z.string().min(1),
-  records: z.array(relayRecordSchema).min(1),
+  region: z.string().check(z.minLength(1)),
+  records: z.array(relayRecordSchema).check(z.minLength(1)),
 });
 
 export type RelayRecord = z.infer<typeof relayRecordSchema>;
 export type RelayEnvelope = z.infer<typeof relayEnvelopeSchema>;
 
 /** The body of every SQS message on the regional queue and the aggregator queue. */
-export const relayMessageSchema = relayRecordSchema.extend({
-  region: z.string().min(1),
+export const relayMessageSchema = z.extend(relayRecordSchema, {
+  region: z.string().check(z.minLength(1)),
   /** `<region>:<table>:<rowId>`: the idempotency key all the way to the DC. */
-  dedupKey: z.string().min(1),
+  dedupKey: z.string().check(z.minLength(1)),
 });
 export type RelayMessage = z.infer<typeof relayMessageSchema>;
 
@@ -71,7 +73,7 @@ export class InvalidEnvelopeError extends Error {
  * Describes what is wrong by path and rule only — never the offending value, because values are
  * personal data and this message ends up in logs.
  */
-function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.code}`);
 }
 
