@@ -46,7 +46,9 @@ export class Aggregator extends pulumi.ComponentResource {
 
     const trusted = args.dcTrustedPrincipalArns?.length
       ? pulumi.output([...args.dcTrustedPrincipalArns])
-      : pulumi.output(args.accountId).apply((account) => [`arn:${args.partition}:iam::${account}:root`]);
+      : pulumi
+          .output(args.accountId)
+          .apply((account) => [`arn:${args.partition}:iam::${account}:root`]);
     this.dcConsumerRole = new aws.iam.Role(
       `${name}-dc-consumer-role`,
       {

@@ -154,6 +154,9 @@ export class AuroraCluster extends pulumi.ComponentResource {
     this.lambdaReady = pulumi
       .all([association.id, ...Object.values(this.instances).map((i) => i.id)])
       .apply(([id]) => id);
-    this.registerOutputs({ endpoint: this.endpoint, masterUserSecretArn: this.masterUserSecretArn });
+    this.registerOutputs({
+      endpoint: this.endpoint,
+      masterUserSecretArn: this.masterUserSecretArn,
+    });
   }
 }

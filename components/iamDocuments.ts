@@ -15,8 +15,12 @@ export interface PolicyStatement {
 
 /** Serialises statements (which may hold outputs) into a policy document JSON string. */
 export function policyDocument(statements: readonly PolicyStatement[]): pulumi.Output<string> {
-  const resolved = pulumi.output(statements as unknown as pulumi.Input<object>) as pulumi.Output<unknown>;
-  return resolved.apply((statement) => JSON.stringify({ Version: "2012-10-17", Statement: statement }));
+  const resolved = pulumi.output(
+    statements as unknown as pulumi.Input<object>,
+  ) as pulumi.Output<unknown>;
+  return resolved.apply((statement) =>
+    JSON.stringify({ Version: "2012-10-17", Statement: statement }),
+  );
 }
 
 /** Trust policy for an AWS service principal, optionally scoped to a source ARN/account. */

@@ -60,7 +60,10 @@ export class RelayNetwork extends pulumi.ComponentResource {
         childOpts,
       );
       const zones = aws.getAvailabilityZonesOutput(
-        { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
+        {
+          state: "available",
+          filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+        },
         { parent: this, provider: args.provider },
       );
       const subnets = privateSubnetCidrs(settings.vpc.cidr).map(
@@ -93,7 +96,8 @@ export class RelayNetwork extends pulumi.ComponentResource {
       `${name}-db-sg`,
       {
         vpcId: this.vpcId,
-        description: "Aurora MySQL of the order relay: MySQL from listed clients, 443 out to Lambda",
+        description:
+          "Aurora MySQL of the order relay: MySQL from listed clients, 443 out to Lambda",
         // Rules are separate resources below; an empty inline list would fight them.
         tags: { Name: `${name}-db` },
       },

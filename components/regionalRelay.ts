@@ -231,7 +231,9 @@ export class RegionalRelay extends pulumi.ComponentResource {
       `${name}-relay-db`,
       {
         region,
-        endpoint: settings.dbEndpointOverride ?? pulumi.interpolate`${this.database.endpoint}:${this.database.port}`,
+        endpoint:
+          settings.dbEndpointOverride ??
+          pulumi.interpolate`${this.database.endpoint}:${this.database.port}`,
         tunnel: settings.dbEndpointOverride !== undefined,
         masterUsername: this.database.masterUsername,
         masterUserSecretArn: this.database.masterUserSecretArn,

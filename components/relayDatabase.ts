@@ -90,7 +90,11 @@ export class RelayDatabase extends pulumi.ComponentResource {
 
     const database = new mysql.Database(
       `${name}-database`,
-      { name: args.databaseName, defaultCharacterSet: "utf8mb4", defaultCollation: "utf8mb4_0900_ai_ci" },
+      {
+        name: args.databaseName,
+        defaultCharacterSet: "utf8mb4",
+        defaultCollation: "utf8mb4_0900_ai_ci",
+      },
       mysqlOpts,
     );
     const password = new random.RandomPassword(
@@ -115,7 +119,12 @@ export class RelayDatabase extends pulumi.ComponentResource {
     );
     const lambdaAccess = new mysql.Grant(
       `${name}-relay-lambda-access`,
-      { user: user.user, host: user.host, database: database.name, roles: [AWS_LAMBDA_ACCESS_ROLE] },
+      {
+        user: user.user,
+        host: user.host,
+        database: database.name,
+        roles: [AWS_LAMBDA_ACCESS_ROLE],
+      },
       mysqlOpts,
     );
 

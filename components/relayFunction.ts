@@ -101,7 +101,11 @@ export class RelayFunction extends pulumi.ComponentResource {
         timeout: args.timeoutSeconds,
         memorySize: args.memoryMb,
         environment: { variables: args.environment },
-        loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO" },
+        loggingConfig: {
+          logFormat: "JSON",
+          logGroup: this.logGroup.name,
+          applicationLogLevel: "INFO",
+        },
         tracingConfig: { mode: "Active" },
       },
       { ...childOpts, dependsOn: [this.logGroup, rolePolicy] },

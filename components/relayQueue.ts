@@ -63,7 +63,10 @@ export class RelayQueue extends pulumi.ComponentResource {
       {
         ...queueArgs(args.queue),
         redrivePolicy: this.deadLetterQueue.arn.apply((deadLetterTargetArn) =>
-          JSON.stringify({ deadLetterTargetArn, maxReceiveCount: args.queue.redrive?.maxReceiveCount }),
+          JSON.stringify({
+            deadLetterTargetArn,
+            maxReceiveCount: args.queue.redrive?.maxReceiveCount,
+          }),
         ),
       },
       childOpts,

@@ -74,7 +74,9 @@ export function readStackFile(file: string, stack?: string): StackFile {
   }
   const config = (document as { config?: unknown } | null)?.config;
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
-    throw new ConfigError([`${file} has no "config:" map — see stacks/Pulumi.dev.yaml for the shape`]);
+    throw new ConfigError([
+      `${file} has no "config:" map — see stacks/Pulumi.dev.yaml for the shape`,
+    ]);
   }
   const relay: Record<string, unknown> = {};
   const other: Record<string, unknown> = {};

@@ -73,7 +73,9 @@ export interface QueueSpec {
 }
 
 export interface RelayQueueSpecs {
-  readonly regions: Readonly<Record<string, { readonly queue: QueueSpec; readonly dlq: QueueSpec }>>;
+  readonly regions: Readonly<
+    Record<string, { readonly queue: QueueSpec; readonly dlq: QueueSpec }>
+  >;
   readonly aggregator: { readonly queue: QueueSpec; readonly dlq: QueueSpec };
 }
 

@@ -45,8 +45,8 @@ export const TOP_LEVEL_KEYS = [
 
 /** Valid CloudWatch Logs retention values (days); anything else is rejected by the API. */
 export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-  3288, 3653,
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
 ] as const;
 
 const SQS_MIN_RETENTION_SECONDS = 60;
@@ -137,7 +137,10 @@ const vpcSchema = z.union([
       .array(
         z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must look like "subnet-0123456789abcdef0"'),
       )
-      .min(2, "needs at least two subnets in different AZs — Aurora's DB subnet group requires two AZs")
+      .min(
+        2,
+        "needs at least two subnets in different AZs — Aurora's DB subnet group requires two AZs",
+      )
       .refine((ids) => new Set(ids).size === ids.length, "lists the same subnet twice"),
   }),
 ]);
@@ -161,7 +164,11 @@ export const regionSchema = z
      * removes exactly that instance. @default - ["a"]
      */
     instances: z
-      .array(z.string().regex(INSTANCE_NAME, "must be 1-10 lowercase letters/digits starting with a letter"))
+      .array(
+        z
+          .string()
+          .regex(INSTANCE_NAME, "must be 1-10 lowercase letters/digits starting with a letter"),
+      )
       .min(1, "needs at least one instance name")
       .max(16, "Aurora allows at most 15 replicas plus the writer")
       .refine((names) => new Set(names).size === names.length, "lists the same instance name twice")
@@ -188,7 +195,10 @@ export const regionSchema = z
     /** Aurora MySQL 3 engine version. @default - "8.0.mysql_aurora.3.10.0" */
     engineVersion: z
       .string()
-      .regex(/^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/, 'must be an Aurora MySQL 3 version such as "8.0.mysql_aurora.3.10.0"')
+      .regex(
+        /^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/,
+        'must be an Aurora MySQL 3 version such as "8.0.mysql_aurora.3.10.0"',
+      )
       .optional(),
     /**
      * `host:port` the @pulumi/mysql provider and the migration use instead of the cluster endpoint
@@ -221,9 +231,15 @@ function cidrLike() {
   return z.string().superRefine((value, ctx) => {
     const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
     if (!match || match.slice(1, 5).some((o) => Number(o) > 255) || Number(match[5]) > 32) {
-      ctx.addIssue({ code: "custom", message: `"${value}" is not an IPv4 CIDR such as "10.1.0.0/16"` });
+      ctx.addIssue({
+        code: "custom",
+        message: `"${value}" is not an IPv4 CIDR such as "10.1.0.0/16"`,
+      });
     } else if (Number(match[5]) === 0) {
-      ctx.addIssue({ code: "custom", message: `"${value}" opens MySQL to the whole internet — list the client networks` });
+      ctx.addIssue({
+        code: "custom",
+        message: `"${value}" opens MySQL to the whole internet — list the client networks`,
+      });
     }
   });
 }
@@ -277,7 +293,12 @@ const queueSchema = z.strictObject({
 
 const notifySchema = z.strictObject({
   /** Lambda async retries (AWS allows 0..2). @default - 2 */
-  maximumRetryAttempts: z.number().int().min(0).max(2, "Lambda retries an async event at most 2 times").optional(),
+  maximumRetryAttempts: z
+    .number()
+    .int()
+    .min(0)
+    .max(2, "Lambda retries an async event at most 2 times")
+    .optional(),
   /** Max age of an async event before it goes to the on-failure destination (60..21600). @default - 3600 */
   maximumEventAgeSeconds: z
     .number()
@@ -313,7 +334,9 @@ const alarmsSchema = z.strictObject({
 
 export const rawConfigSchema = z.strictObject({
   /** Regions that run a storefront and a relay. Required, at least one. */
-  regions: z.array(regionSchema).min(1, "lists no region — add at least one `- region: <code>` entry"),
+  regions: z
+    .array(regionSchema)
+    .min(1, "lists no region — add at least one `- region: <code>` entry"),
   /** The aggregator. Required. */
   aggregator: aggregatorSchema,
   /** How long personal data may stay in a regional DB, in hours (> 0, ≤ 8760). Required. */
@@ -326,7 +349,10 @@ export const rawConfigSchema = z.strictObject({
   /** Prefix of every physical name. @default - "order-relay-<stack>" */
   namePrefix: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,23}[a-z0-9]$/, "must be 3-25 lowercase letters, digits or '-' (it prefixes cluster ids and queue names)")
+    .regex(
+      /^[a-z][a-z0-9-]{1,23}[a-z0-9]$/,
+      "must be 3-25 lowercase letters, digits or '-' (it prefixes cluster ids and queue names)",
+    )
     .optional(),
   /** The storefront's database that holds `order_data`. @default - "storefront" */
   databaseName: z
@@ -336,7 +362,12 @@ export const rawConfigSchema = z.strictObject({
   /** Interval of the purge event (1..60 minutes). @default - 5 */
   purgeIntervalMinutes: z.number().int().min(1).max(60).optional(),
   /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
-  dispatchBatchSize: z.number().int().min(1).max(500, "keeps the payload well under the async invoke limit").optional(),
+  dispatchBatchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(500, "keeps the payload well under the async invoke limit")
+    .optional(),
   /** CloudWatch Logs retention for the Lambdas and Aurora log exports. @default - 7 */
   logRetentionDays: z
     .number()
@@ -360,7 +391,8 @@ export interface RegionSettings {
   readonly instanceClass?: string;
   readonly serverless?: { readonly minCapacity: number; readonly maxCapacity: number };
   readonly instances: readonly string[];
-  readonly vpc: { readonly cidr: string } | { readonly vpcId: string; readonly subnetIds: readonly string[] };
+  readonly vpc:
+    { readonly cidr: string } | { readonly vpcId: string; readonly subnetIds: readonly string[] };
   readonly lambdaAccess: "endpoint" | "nat";
   readonly dbClientCidrs: readonly string[];
   readonly dbClientSecurityGroupIds: readonly string[];
@@ -537,7 +569,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
       const hint = closest(unknownKey, knownKeysAt(issue.path));
       return (
         `${keyOf([...issue.path, unknownKey])}: unknown key` +
-        (hint ? ` — did you mean "${hint}"?` : ` — known keys: ${knownKeysAt(issue.path).join(", ")}`)
+        (hint
+          ? ` — did you mean "${hint}"?`
+          : ` — known keys: ${knownKeysAt(issue.path).join(", ")}`)
       );
     });
   }
@@ -564,7 +598,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
 
 function unionDetail(issue: z.core.$ZodIssueInvalidUnion): string {
   // Report the branch-specific problem of the branch the user evidently meant.
-  const branches = issue.errors.filter((errors) => errors.every((e) => e.code !== "unrecognized_keys"));
+  const branches = issue.errors.filter((errors) =>
+    errors.every((e) => e.code !== "unrecognized_keys"),
+  );
   const chosen = branches[0] ?? issue.errors[0];
   const first = chosen?.[0];
   if (!first) return "";
@@ -651,7 +687,8 @@ function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
       region: raw.aggregator.region,
       fifo: raw.aggregator.fifo ?? true,
       highThroughput: raw.aggregator.highThroughput ?? false,
-      messageRetentionSeconds: raw.aggregator.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
+      messageRetentionSeconds:
+        raw.aggregator.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
       visibilityTimeoutSeconds:
         raw.aggregator.visibilityTimeoutSeconds ?? DEFAULTS.aggregatorVisibilityTimeoutSeconds,
       maxReceiveCount: raw.aggregator.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
@@ -669,7 +706,8 @@ function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
     },
     notify: {
       maximumRetryAttempts: raw.notify?.maximumRetryAttempts ?? DEFAULTS.notifyMaximumRetryAttempts,
-      maximumEventAgeSeconds: raw.notify?.maximumEventAgeSeconds ?? DEFAULTS.notifyMaximumEventAgeSeconds,
+      maximumEventAgeSeconds:
+        raw.notify?.maximumEventAgeSeconds ?? DEFAULTS.notifyMaximumEventAgeSeconds,
       timeoutSeconds: raw.notify?.timeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds,
       memoryMb: raw.notify?.memoryMb ?? DEFAULTS.lambdaMemoryMb,
     },
@@ -684,7 +722,8 @@ function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
     maxResidenceHours: raw.maxResidenceHours,
     alarms: {
       email: raw.alarms?.email,
-      oldestMessageAgeSeconds: raw.alarms?.oldestMessageAgeSeconds ?? DEFAULTS.oldestMessageAgeSeconds,
+      oldestMessageAgeSeconds:
+        raw.alarms?.oldestMessageAgeSeconds ?? DEFAULTS.oldestMessageAgeSeconds,
       relayLagMs: raw.alarms?.relayLagMs ?? DEFAULTS.relayLagMs,
     },
   };

@@ -16,7 +16,9 @@ export const ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 /** ISO-8601 UTC with milliseconds, as `relay_dispatch()` formats it: 2026-11-23T01:02:03.456Z. */
 const isoUtc = z
   .string()
-  .check(z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, "must be ISO-8601 UTC (…Z)"));
+  .check(
+    z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, "must be ISO-8601 UTC (…Z)"),
+  );
 
 export const relayRecordSchema = z.strictObject({
   /** Primary key of the outbox row; strictly increasing in commit-ish order. */
@@ -94,7 +96,9 @@ export function parseRelayMessage(body: string): RelayMessage {
   }
   const result = relayMessageSchema.safeParse(json);
   if (!result.success) throw new InvalidEnvelopeError(describeIssues(result.error));
-  if (result.data.dedupKey !== dedupKeyOf(result.data.region, result.data.table, result.data.rowId)) {
+  if (
+    result.data.dedupKey !== dedupKeyOf(result.data.region, result.data.table, result.data.rowId)
+  ) {
     throw new InvalidEnvelopeError(["dedupKey: does not match region:table:rowId"]);
   }
   return result.data;

@@ -483,7 +483,10 @@ async function syncRowCapture(
       WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = 'relay_order_data_after_insert'`,
   );
   const wantedTrigger = triggerBody(columns);
-  if (triggers.length === 1 && normalizeSql(String(triggers[0].body)) === normalizeSql(wantedTrigger)) {
+  if (
+    triggers.length === 1 &&
+    normalizeSql(String(triggers[0].body)) === normalizeSql(wantedTrigger)
+  ) {
     return;
   }
   log(`order_data columns (${columns.join(", ")}): regenerating the capture trigger`);

@@ -94,7 +94,10 @@ export function mockResource(
       return { id: `aws-provider-${inputs.region}`, state };
     case "aws:sqs/queue:Queue": {
       const url = `https://sqs.${r}.amazonaws.com/${ACCOUNT_ID}/${physical}`;
-      return { id: url, state: { ...state, name: physical, url, arn: `${arnPrefix("sqs")}:${physical}` } };
+      return {
+        id: url,
+        state: { ...state, name: physical, url, arn: `${arnPrefix("sqs")}:${physical}` },
+      };
     }
     case "aws:lambda/function:Function": {
       const arn = `${arnPrefix("lambda")}:function:${physical}`;
@@ -164,7 +167,10 @@ export function mockResource(
     case "aws:rds/clusterParameterGroup:ClusterParameterGroup":
     case "aws:rds/subnetGroup:SubnetGroup": {
       const kind = type.includes("subnet") ? "subgrp" : "cluster-pg";
-      return { id: physical, state: { ...state, name: physical, arn: `${arnPrefix("rds")}:${kind}:${physical}` } };
+      return {
+        id: physical,
+        state: { ...state, name: physical, arn: `${arnPrefix("rds")}:${kind}:${physical}` },
+      };
     }
     case "aws:rds/clusterRoleAssociation:ClusterRoleAssociation":
       return { id: `${inputs.dbClusterIdentifier},${inputs.roleArn},`, state };
@@ -190,7 +196,9 @@ export function mockResource(
         state: {
           ...state,
           arn: `${arnPrefix("ec2")}:vpc-endpoint/${id}`,
-          dnsEntries: [{ dnsName: `${id}.lambda.${r}.vpce.amazonaws.com`, hostedZoneId: "Z7HUB22UULQXV" }],
+          dnsEntries: [
+            { dnsName: `${id}.lambda.${r}.vpce.amazonaws.com`, hostedZoneId: "Z7HUB22UULQXV" },
+          ],
         },
       };
     }
@@ -204,10 +212,16 @@ export function mockResource(
     case "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
       return { id: inputs.queueUrl, state };
     case "aws:sns/topic:Topic":
-      return { id: `${arnPrefix("sns")}:${physical}`, state: { ...state, name: physical, arn: `${arnPrefix("sns")}:${physical}` } };
+      return {
+        id: `${arnPrefix("sns")}:${physical}`,
+        state: { ...state, name: physical, arn: `${arnPrefix("sns")}:${physical}` },
+      };
     case "aws:sns/topicSubscription:TopicSubscription": {
       const arn = `${inputs.topic}:${crypto.randomUUID()}`;
-      return { id: arn, state: { ...state, arn, pendingConfirmation: inputs.protocol === "email" } };
+      return {
+        id: arn,
+        state: { ...state, arn, pendingConfirmation: inputs.protocol === "email" },
+      };
     }
     case "aws:sns/topicPolicy:TopicPolicy":
       return { id: inputs.arn, state: { ...state, owner: ACCOUNT_ID } };
@@ -216,11 +230,17 @@ export function mockResource(
       return { id: keyId, state: { ...state, keyId, arn: `${arnPrefix("kms")}:key/${keyId}` } };
     }
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
-      return { id: physical, state: { ...state, name: physical, arn: `${arnPrefix("cloudwatch")}:alarm:${physical}` } };
+      return {
+        id: physical,
+        state: { ...state, name: physical, arn: `${arnPrefix("cloudwatch")}:alarm:${physical}` },
+      };
     case "aws:cloudwatch/dashboard:Dashboard":
       return {
         id: inputs.dashboardName,
-        state: { ...state, dashboardArn: `arn:aws:cloudwatch::${ACCOUNT_ID}:dashboard/${inputs.dashboardName}` },
+        state: {
+          ...state,
+          dashboardArn: `arn:aws:cloudwatch::${ACCOUNT_ID}:dashboard/${inputs.dashboardName}`,
+        },
       };
     case "random:index/randomPassword:RandomPassword":
       return { id: "none", state: { ...state, result: `pw-${hexId(28, name)}` } };
@@ -238,7 +258,10 @@ export function mockResource(
       if (!args.custom) return { id: undefined, state };
       // A type without a dedicated mock still gets a realistic ARN for its service.
       const service = type.split(":")[1]?.split("/")[0] ?? "unknown";
-      return { id: `${name}-${hexId(8, name)}`, state: { ...state, arn: `${arnPrefix(service)}:${physical}` } };
+      return {
+        id: `${name}-${hexId(8, name)}`,
+        state: { ...state, arn: `${arnPrefix(service)}:${physical}` },
+      };
     }
   }
 }
@@ -267,7 +290,10 @@ export function mockInvoke(args: pulumi.runtime.MockCallArgs): Record<string, an
       return {
         arn: args.inputs.secretId,
         id: `${args.inputs.secretId}|AWSCURRENT`,
-        secretString: JSON.stringify({ username: "relayadmin", password: "offline-master-password" }),
+        secretString: JSON.stringify({
+          username: "relayadmin",
+          password: "offline-master-password",
+        }),
         versionId: "offline-version",
         versionStages: ["AWSCURRENT"],
       };
@@ -301,7 +327,8 @@ let running = false;
  * error raised while resources resolve.
  */
 export async function runOffline(options: RunOptions): Promise<OfflineRun> {
-  if (running) throw new Error("offline engine: runs must not overlap (the Pulumi runtime is global)");
+  if (running)
+    throw new Error("offline engine: runs must not overlap (the Pulumi runtime is global)");
   running = true;
   const resources: RecordedResource[] = [];
   const invokes: RecordedInvoke[] = [];
@@ -359,7 +386,9 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
             id: stored?.id ?? undefined,
             inputs,
             state: unwrapSecrets(
-              pulumi.runtime.deserializeProperties({ toJavaScript: () => stored?.state ?? {} } as any),
+              pulumi.runtime.deserializeProperties({
+                toJavaScript: () => stored?.state ?? {},
+              } as any),
             ),
           });
         }
@@ -404,7 +433,10 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
 }
 
 /** Runs a stack from `stacks/Pulumi.<stack>.yaml` or an explicit YAML path. */
-export async function runStack(stackOrFile: { stack?: string; configFile?: string }): Promise<OfflineRun> {
+export async function runStack(stackOrFile: {
+  stack?: string;
+  configFile?: string;
+}): Promise<OfflineRun> {
   const file: StackFile = stackOrFile.configFile
     ? readStackFile(stackOrFile.configFile, stackOrFile.stack)
     : readStackFile(stackFilePath(stackOrFile.stack ?? "dev"), stackOrFile.stack ?? "dev");

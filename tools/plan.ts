@@ -133,7 +133,10 @@ function textPlan(run: OfflineRun, config: RelayConfig): string {
   for (const resource of custom) {
     totals.set(shortType(resource.type), (totals.get(shortType(resource.type)) ?? 0) + 1);
   }
-  lines.push("", `Totals: ${custom.length} resources (${run.resources.length - custom.length} components/providers)`);
+  lines.push(
+    "",
+    `Totals: ${custom.length} resources (${run.resources.length - custom.length} components/providers)`,
+  );
   for (const [type, count] of [...totals].sort((a, b) => b[1] - a[1])) {
     lines.push(`  ${String(count).padStart(4)}  ${type}`);
   }
@@ -169,7 +172,9 @@ export function mermaid(run: OfflineRun, config: RelayConfig): string {
     const regional = queues.find((q) => q.region === region && queueName(q).endsWith("-orders"));
     const dlq = queues.find((q) => q.region === region && queueName(q).endsWith("-orders-dlq"));
     const notify = functions.find((f) => f.region === region && f.inputs.name.endsWith("-notify"));
-    const forwarder = functions.find((f) => f.region === region && f.inputs.name.endsWith("-forwarder"));
+    const forwarder = functions.find(
+      (f) => f.region === region && f.inputs.name.endsWith("-forwarder"),
+    );
     lines.push(
       `  subgraph ${r}["${region}"]`,
       `    ${r}_store["storefront"] -->|INSERT| ${r}_db[("Aurora MySQL 3<br/>order_data + relay_outbox")]`,
@@ -202,7 +207,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log("usage: npm run plan -- (--stack <name> | --config <stack yaml>) [--json | --mermaid]");
+    console.log(
+      "usage: npm run plan -- (--stack <name> | --config <stack yaml>) [--json | --mermaid]",
+    );
     return 0;
   }
   if (values.json && values.mermaid) {
@@ -234,7 +241,9 @@ async function main(): Promise<number> {
       region: r.region ?? null,
       inputs: r.inputs,
     }));
-    process.stdout.write(`${JSON.stringify({ stack: run.stack, resources, outputs: run.outputs }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ stack: run.stack, resources, outputs: run.outputs }, null, 2)}\n`,
+    );
   } else if (values.mermaid) {
     console.log(mermaid(run, config));
   } else {

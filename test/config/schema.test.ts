@@ -52,7 +52,9 @@ describe("stack config validation (order-relay:*)", () => {
   it("names a typo'd top-level key and suggests the right one", () => {
     const { regions, ...rest } = valid();
     const found = problems({ ...rest, regoins: regions });
-    assert.ok(found.some((p) => p.includes("order-relay:regoins: unknown key") && p.includes('"regions"')));
+    assert.ok(
+      found.some((p) => p.includes("order-relay:regoins: unknown key") && p.includes('"regions"')),
+    );
     assert.ok(found.some((p) => p.includes("order-relay:regions: is required")));
   });
 
@@ -82,7 +84,10 @@ describe("stack config validation (order-relay:*)", () => {
 
   it("rejects duplicate regions, naming both positions", () => {
     expectOne(
-      { ...valid(), regions: [{ region: "us-west-2" }, { region: "eu-west-1" }, { region: "us-west-2" }] },
+      {
+        ...valid(),
+        regions: [{ region: "us-west-2" }, { region: "eu-west-1" }, { region: "us-west-2" }],
+      },
       "regions[2].region",
       "listed twice",
       "regions[0]",
@@ -92,7 +97,11 @@ describe("stack config validation (order-relay:*)", () => {
   it("rejects a missing aggregator and an unknown aggregator region", () => {
     const { aggregator: _aggregator, ...rest } = valid();
     expectOne(rest, "order-relay:aggregator", "required");
-    expectOne({ ...valid(), aggregator: { region: "eu-centrl-1" } }, "aggregator.region", "eu-central-1");
+    expectOne(
+      { ...valid(), aggregator: { region: "eu-centrl-1" } },
+      "aggregator.region",
+      "eu-central-1",
+    );
     expectOne({ ...valid(), aggregator: {} }, "aggregator.region", "required");
   });
 
@@ -115,7 +124,10 @@ describe("stack config validation (order-relay:*)", () => {
   });
 
   it("rejects malformed CIDRs with the fix", () => {
-    const withCidr = (cidr: string) => ({ ...valid(), regions: [{ region: "us-east-1", vpc: { cidr } }] });
+    const withCidr = (cidr: string) => ({
+      ...valid(),
+      regions: [{ region: "us-east-1", vpc: { cidr } }],
+    });
     expectOne(withCidr("10.0.0.0"), "regions[0].vpc.cidr", "a.b.c.d/n");
     expectOne(withCidr("10.0.300.0/16"), "above 255");
     expectOne(withCidr("10.0.0.1/16"), "host bits", "10.0.0.0/16");
@@ -125,24 +137,49 @@ describe("stack config validation (order-relay:*)", () => {
 
   it("rejects malformed subnet lists and VPC ids", () => {
     const withVpc = (vpc: unknown) => ({ ...valid(), regions: [{ region: "us-east-1", vpc }] });
-    expectOne(withVpc({ vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0"] }), "at least two subnets");
     expectOne(
-      withVpc({ vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"] }),
+      withVpc({ vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0"] }),
+      "at least two subnets",
+    );
+    expectOne(
+      withVpc({
+        vpcId: "vpc-0123456789abcdef0",
+        subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"],
+      }),
       "same subnet twice",
     );
-    expectOne(withVpc({ vpcId: "vpc-0123456789abcdef0", subnetIds: ["sub-1", "subnet-0123456789abcdef0"] }), "subnetIds");
-    expectOne(withVpc({ vpcId: "my-vpc", subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] }), "vpcId");
-    expectOne(withVpc({ cidr: "10.0.0.0/16", vpcId: "vpc-0123456789abcdef0" }), "regions[0].vpc", "not both");
+    expectOne(
+      withVpc({ vpcId: "vpc-0123456789abcdef0", subnetIds: ["sub-1", "subnet-0123456789abcdef0"] }),
+      "subnetIds",
+    );
+    expectOne(
+      withVpc({
+        vpcId: "my-vpc",
+        subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+      }),
+      "vpcId",
+    );
+    expectOne(
+      withVpc({ cidr: "10.0.0.0/16", vpcId: "vpc-0123456789abcdef0" }),
+      "regions[0].vpc",
+      "not both",
+    );
   });
 
   it("rejects settings AWS would reject", () => {
-    const region = (extra: object) => ({ ...valid(), regions: [{ region: "us-east-1", ...extra }] });
+    const region = (extra: object) => ({
+      ...valid(),
+      regions: [{ region: "us-east-1", ...extra }],
+    });
     expectOne(region({ backupRetentionDays: 0 }), "backupRetentionDays");
     expectOne(region({ backupRetentionDays: 36 }), "backupRetentionDays", "35");
     expectOne(region({ serverless: { minCapacity: 0.5, maxCapacity: 300 } }), "maxCapacity");
     expectOne(region({ serverless: { minCapacity: 0.7, maxCapacity: 4 } }), "0.5 ACU");
     expectOne(region({ serverless: { minCapacity: 8, maxCapacity: 4 } }), "below minCapacity");
-    expectOne(region({ instanceClass: "db.r6g.large", serverless: { minCapacity: 1, maxCapacity: 2 } }), "not both");
+    expectOne(
+      region({ instanceClass: "db.r6g.large", serverless: { minCapacity: 1, maxCapacity: 2 } }),
+      "not both",
+    );
     expectOne(region({ instanceClass: "r6g.large" }), "db.r6g.large");
     expectOne(region({ instances: ["a", "a"] }), "same instance name twice");
     expectOne(region({ instances: [] }), "at least one instance");
@@ -157,7 +194,10 @@ describe("stack config validation (order-relay:*)", () => {
     expectOne({ ...valid(), queue: { messageRetentionSeconds: 30 } }, "at least 60");
     expectOne({ ...valid(), queue: { dlqRetentionSeconds: 2_000_000 } }, "14 days");
     expectOne({ ...valid(), logRetentionDays: 10 }, "logRetentionDays", "CloudWatch");
-    expectOne({ ...valid(), aggregator: { region: "us-east-1", fifo: false, highThroughput: true } }, "FIFO");
+    expectOne(
+      { ...valid(), aggregator: { region: "us-east-1", fifo: false, highThroughput: true } },
+      "FIFO",
+    );
     expectOne({ ...valid(), forwarder: { timeoutSeconds: 1000 } }, "forwarder.timeoutSeconds");
     expectOne({ ...valid(), dispatchBatchSize: 1000 }, "dispatchBatchSize");
     expectOne({ ...valid(), namePrefix: "Order_Relay" }, "namePrefix");
@@ -166,7 +206,10 @@ describe("stack config validation (order-relay:*)", () => {
 
   it("rejects a stack name that makes the default prefix invalid", () => {
     const found = problems(valid(), "a-very-long-stack-name-for-testing");
-    assert.ok(found[0].includes("order-relay:namePrefix") && found[0].includes("set order-relay:namePrefix"));
+    assert.ok(
+      found[0].includes("order-relay:namePrefix") &&
+        found[0].includes("set order-relay:namePrefix"),
+    );
   });
 
   it("reports every problem at once", () => {
@@ -193,7 +236,11 @@ describe("network helpers (property tests)", () => {
         const cidr = `${text}/${prefix}`;
         assert.strictEqual(cidrProblem(cidr), undefined);
         const [a, b] = privateSubnetCidrs(cidr);
-        const start = (c: string) => c.split("/")[0].split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+        const start = (c: string) =>
+          c
+            .split("/")[0]
+            .split(".")
+            .reduce((acc, o) => acc * 256 + Number(o), 0);
         assert.strictEqual(a.split("/")[1], String(prefix + 2));
         assert.strictEqual(start(a), network);
         assert.strictEqual(start(b), network + 2 ** (32 - prefix - 2));

@@ -12,7 +12,13 @@ import { stringify as toYaml } from "yaml";
 import { readStackFile, stackFilePath } from "../../config/load";
 import { LAMBDA_ENV, NAME_LIMITS } from "../../config/names";
 import { ConfigError } from "../../config/schema";
-import { OfflineRun, RecordedResource, mockInvoke, runOffline, runStack } from "../../tools/offline";
+import {
+  OfflineRun,
+  RecordedResource,
+  mockInvoke,
+  runOffline,
+  runStack,
+} from "../../tools/offline";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -68,20 +74,32 @@ for (const stack of ["dev", "prod"]) {
         for (const [type, count] of Object.entries(PER_REGION)) {
           assert.strictEqual(ofType(run, type, region).length, count, `${region}: ${type}`);
         }
-        const relay = ofType(run, "order-relay:relay:RegionalRelay").find((r) => r.name === region)!;
+        const relay = ofType(run, "order-relay:relay:RegionalRelay").find(
+          (r) => r.name === region,
+        )!;
         const isDescendant = (r: RecordedResource): boolean =>
-          r.parent === relay.urn || (!!r.parent && isDescendant(run.resources.find((p) => p.urn === r.parent)!));
-        const awsInRegion = run.resources.filter((r) => r.custom && r.type.startsWith("aws:") && isDescendant(r));
+          r.parent === relay.urn ||
+          (!!r.parent && isDescendant(run.resources.find((p) => p.urn === r.parent)!));
+        const awsInRegion = run.resources.filter(
+          (r) => r.custom && r.type.startsWith("aws:") && isDescendant(r),
+        );
         assert.ok(awsInRegion.length > 30, `${region}: only ${awsInRegion.length} AWS resources`);
         for (const resource of awsInRegion) {
-          assert.strictEqual(resource.provider, providerRef, `${resource.urn} must use the ${region} provider`);
+          assert.strictEqual(
+            resource.provider,
+            providerRef,
+            `${resource.urn} must use the ${region} provider`,
+          );
         }
       }
     });
 
     it("creates every AWS resource through an explicit provider", () => {
       for (const resource of run.resources.filter((r) => r.custom && r.type.startsWith("aws:"))) {
-        assert.ok(resource.provider?.includes("pulumi:providers:aws"), `${resource.urn} uses the default provider`);
+        assert.ok(
+          resource.provider?.includes("pulumi:providers:aws"),
+          `${resource.urn} uses the default provider`,
+        );
       }
     });
 
@@ -96,7 +114,9 @@ for (const stack of ["dev", "prod"]) {
       assert.strictEqual(aggregatorQueue.inputs.contentBasedDeduplication, false);
       const redrive = JSON.parse(aggregatorQueue.inputs.redrivePolicy);
       assert.ok(redrive.deadLetterTargetArn.endsWith("-aggregator-dlq.fifo"));
-      const forwarders = ofType(run, "aws:lambda/function:Function").filter((f) => f.inputs.name.endsWith("-forwarder"));
+      const forwarders = ofType(run, "aws:lambda/function:Function").filter((f) =>
+        f.inputs.name.endsWith("-forwarder"),
+      );
       assert.strictEqual(forwarders.length, regionsOf(run).length);
       for (const forwarder of forwarders) {
         const env = forwarder.inputs.environment.variables;
@@ -108,15 +128,34 @@ for (const stack of ["dev", "prod"]) {
 
     it("wires notify: regional queue URL, async retries and on-failure destination = regional DLQ", () => {
       for (const region of regionsOf(run)) {
-        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) => f.inputs.name.endsWith("-notify"))!;
-        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) => q.inputs.name.endsWith(`${region}-orders`))!;
-        const dlq = ofType(run, "aws:sqs/queue:Queue", region).find((q) => q.inputs.name.endsWith(`${region}-orders-dlq`))!;
-        assert.strictEqual(notify.inputs.environment.variables[LAMBDA_ENV.queueUrl], queue.state.url);
-        const [asyncConfig] = ofType(run, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", region);
+        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
+          f.inputs.name.endsWith("-notify"),
+        )!;
+        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) =>
+          q.inputs.name.endsWith(`${region}-orders`),
+        )!;
+        const dlq = ofType(run, "aws:sqs/queue:Queue", region).find((q) =>
+          q.inputs.name.endsWith(`${region}-orders-dlq`),
+        )!;
+        assert.strictEqual(
+          notify.inputs.environment.variables[LAMBDA_ENV.queueUrl],
+          queue.state.url,
+        );
+        const [asyncConfig] = ofType(
+          run,
+          "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+          region,
+        );
         assert.strictEqual(asyncConfig.inputs.functionName, notify.state.name);
         assert.strictEqual(asyncConfig.inputs.maximumRetryAttempts, 2);
-        assert.strictEqual(asyncConfig.inputs.destinationConfig.onFailure.destination, dlq.state.arn);
-        assert.strictEqual(JSON.parse(queue.inputs.redrivePolicy).deadLetterTargetArn, dlq.state.arn);
+        assert.strictEqual(
+          asyncConfig.inputs.destinationConfig.onFailure.destination,
+          dlq.state.arn,
+        );
+        assert.strictEqual(
+          JSON.parse(queue.inputs.redrivePolicy).deadLetterTargetArn,
+          dlq.state.arn,
+        );
         assert.strictEqual(queue.inputs.sqsManagedSseEnabled, true);
         assert.strictEqual(queue.inputs.maxMessageSize, 1048576);
       }
@@ -124,8 +163,12 @@ for (const stack of ["dev", "prod"]) {
 
     it("wires the forwarder: event source = regional queue, batch 10, ReportBatchItemFailures", () => {
       for (const region of regionsOf(run)) {
-        const forwarder = ofType(run, "aws:lambda/function:Function", region).find((f) => f.inputs.name.endsWith("-forwarder"))!;
-        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) => q.inputs.name.endsWith(`${region}-orders`))!;
+        const forwarder = ofType(run, "aws:lambda/function:Function", region).find((f) =>
+          f.inputs.name.endsWith("-forwarder"),
+        )!;
+        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) =>
+          q.inputs.name.endsWith(`${region}-orders`),
+        )!;
         const [mapping] = ofType(run, "aws:lambda/eventSourceMapping:EventSourceMapping", region);
         assert.strictEqual(mapping.inputs.eventSourceArn, queue.state.arn);
         assert.strictEqual(mapping.inputs.functionName, forwarder.state.arn);
@@ -145,7 +188,10 @@ for (const stack of ["dev", "prod"]) {
         assert.strictEqual(fn.inputs.handler, "index.handler");
         assert.strictEqual(fn.inputs.loggingConfig.logFormat, "JSON");
         const group = logGroups.find((g) => g.inputs.name === fn.inputs.loggingConfig.logGroup);
-        assert.ok(group && group.inputs.retentionInDays > 0, `${fn.inputs.name}: log group with retention`);
+        assert.ok(
+          group && group.inputs.retentionInDays > 0,
+          `${fn.inputs.name}: log group with retention`,
+        );
         assert.strictEqual(fn.inputs.tracingConfig.mode, "Active");
       }
     });
@@ -166,8 +212,14 @@ for (const stack of ["dev", "prod"]) {
         assert.strictEqual(cluster.inputs.storageEncrypted, true);
         assert.strictEqual(cluster.inputs.manageMasterUserPassword, true);
         assert.strictEqual(cluster.inputs.masterPassword, undefined);
-        assert.deepStrictEqual(cluster.inputs.enabledCloudwatchLogsExports, ["audit", "error", "slowquery"]);
-        assert.ok(cluster.inputs.backupRetentionPeriod >= 1 && cluster.inputs.backupRetentionPeriod <= 35);
+        assert.deepStrictEqual(cluster.inputs.enabledCloudwatchLogsExports, [
+          "audit",
+          "error",
+          "slowquery",
+        ]);
+        assert.ok(
+          cluster.inputs.backupRetentionPeriod >= 1 && cluster.inputs.backupRetentionPeriod <= 35,
+        );
         assert.strictEqual(cluster.inputs.deletionProtection, stack === "prod");
         assert.strictEqual(cluster.inputs.skipFinalSnapshot, stack !== "prod");
         for (const instance of ofType(run, "aws:rds/clusterInstance:ClusterInstance", region)) {
@@ -175,24 +227,39 @@ for (const stack of ["dev", "prod"]) {
           assert.strictEqual(instance.inputs.clusterIdentifier, cluster.state.id ?? cluster.id);
         }
         const [params] = ofType(run, "aws:rds/clusterParameterGroup:ClusterParameterGroup", region);
-        const value = (name: string) => params.inputs.parameters.find((p: any) => p.name === name)?.value;
-        const invokeRole = ofType(run, "aws:iam/role:Role", region).find((r) => r.inputs.name.endsWith("-rds-invoke"))!;
+        const value = (name: string) =>
+          params.inputs.parameters.find((p: any) => p.name === name)?.value;
+        const invokeRole = ofType(run, "aws:iam/role:Role", region).find((r) =>
+          r.inputs.name.endsWith("-rds-invoke"),
+        )!;
         assert.strictEqual(value("aws_default_lambda_role"), invokeRole.state.arn);
         assert.strictEqual(value("event_scheduler"), "ON");
         assert.strictEqual(value("activate_all_roles_on_login"), "1");
         assert.strictEqual(value("require_secure_transport"), "ON");
         assert.strictEqual(params.inputs.family, "aurora-mysql8.0");
         assert.strictEqual(cluster.inputs.dbClusterParameterGroupName, params.state.name);
-        const [association] = ofType(run, "aws:rds/clusterRoleAssociation:ClusterRoleAssociation", region);
+        const [association] = ofType(
+          run,
+          "aws:rds/clusterRoleAssociation:ClusterRoleAssociation",
+          region,
+        );
         assert.strictEqual(association.inputs.roleArn, invokeRole.state.arn);
-        assert.ok(!association.inputs.featureName, "Aurora MySQL's Lambda association has no feature name");
+        assert.ok(
+          !association.inputs.featureName,
+          "Aurora MySQL's Lambda association has no feature name",
+        );
       }
     });
 
     it("keeps instances keyed by their configured names", () => {
       for (const entry of file.relay.regions as { region: string; instances?: string[] }[]) {
-        const names = ofType(run, "aws:rds/clusterInstance:ClusterInstance", entry.region).map((i) => i.name).sort();
-        assert.deepStrictEqual(names, (entry.instances ?? ["a"]).map((n) => `${entry.region}-aurora-instance-${n}`).sort());
+        const names = ofType(run, "aws:rds/clusterInstance:ClusterInstance", entry.region)
+          .map((i) => i.name)
+          .sort();
+        assert.deepStrictEqual(
+          names,
+          (entry.instances ?? ["a"]).map((n) => `${entry.region}-aurora-instance-${n}`).sort(),
+        );
       }
     });
 
@@ -202,9 +269,19 @@ for (const stack of ["dev", "prod"]) {
         assert.strictEqual(endpoint.inputs.serviceName, `com.amazonaws.${region}.lambda`);
         assert.strictEqual(endpoint.inputs.vpcEndpointType, "Interface");
         assert.strictEqual(endpoint.inputs.privateDnsEnabled, true);
-        const egress = ofType(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", region);
-        assert.ok(egress.every((rule) => rule.inputs.fromPort === 443 && rule.inputs.toPort === 443));
-        const ingress = ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", region);
+        const egress = ofType(
+          run,
+          "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+          region,
+        );
+        assert.ok(
+          egress.every((rule) => rule.inputs.fromPort === 443 && rule.inputs.toPort === 443),
+        );
+        const ingress = ofType(
+          run,
+          "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+          region,
+        );
         for (const rule of ingress) {
           assert.ok([443, 3306].includes(rule.inputs.fromPort));
           assert.notStrictEqual(rule.inputs.cidrIpv4, "0.0.0.0/0");
@@ -225,11 +302,18 @@ for (const stack of ["dev", "prod"]) {
       for (const queue of ofType(run, "aws:sqs/queue:Queue")) {
         assert.match(queue.inputs.name, /^[A-Za-z0-9_-]{1,75}(\.fifo)?$/);
         assert.ok(queue.inputs.name.length <= NAME_LIMITS.sqsQueue);
-        assert.strictEqual(queue.inputs.name.endsWith(".fifo"), queue.inputs.fifoQueue === true, queue.inputs.name);
+        assert.strictEqual(
+          queue.inputs.name.endsWith(".fifo"),
+          queue.inputs.fifoQueue === true,
+          queue.inputs.name,
+        );
       }
       for (const cluster of ofType(run, "aws:rds/cluster:Cluster")) {
         assert.match(cluster.inputs.clusterIdentifier, /^[a-z][a-z0-9-]{0,62}$/);
-        assert.ok(!cluster.inputs.clusterIdentifier.includes("--") && !cluster.inputs.clusterIdentifier.endsWith("-"));
+        assert.ok(
+          !cluster.inputs.clusterIdentifier.includes("--") &&
+            !cluster.inputs.clusterIdentifier.endsWith("-"),
+        );
       }
       for (const instance of ofType(run, "aws:rds/clusterInstance:ClusterInstance")) {
         assert.match(instance.inputs.identifier, /^[a-z][a-z0-9-]{0,62}$/);
@@ -241,24 +325,38 @@ for (const stack of ["dev", "prod"]) {
 
     it("names IAM roles with their region and keeps them least-privilege", () => {
       for (const role of ofType(run, "aws:iam/role:Role")) {
-        assert.ok(role.inputs.name.includes(role.region!), `${role.inputs.name} carries ${role.region}`);
+        assert.ok(
+          role.inputs.name.includes(role.region!),
+          `${role.inputs.name} carries ${role.region}`,
+        );
         assert.strictEqual(role.inputs.managedPolicyArns, undefined);
       }
       for (const policy of ofType(run, "aws:iam/rolePolicy:RolePolicy")) {
         for (const statement of policyOf(policy).Statement) {
           const actions = [statement.Action].flat();
-          assert.ok(!actions.includes("*") && !actions.some((a: string) => a.endsWith(":*")), `${policy.urn}: ${actions}`);
+          assert.ok(
+            !actions.includes("*") && !actions.some((a: string) => a.endsWith(":*")),
+            `${policy.urn}: ${actions}`,
+          );
           const resources = [statement.Resource].flat();
           if (resources.includes("*")) {
-            assert.ok(actions.every((a: string) => a.startsWith("xray:")), `${policy.urn}: * only for X-Ray`);
+            assert.ok(
+              actions.every((a: string) => a.startsWith("xray:")),
+              `${policy.urn}: * only for X-Ray`,
+            );
           }
         }
       }
-      assert.strictEqual(ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0);
+      assert.strictEqual(
+        ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length,
+        0,
+      );
     });
 
     it("scopes each role to its own ARNs", () => {
-      const aggregatorQueue = ofType(run, "aws:sqs/queue:Queue").find((q) => q.inputs.name.endsWith("-aggregator.fifo"))!;
+      const aggregatorQueue = ofType(run, "aws:sqs/queue:Queue").find((q) =>
+        q.inputs.name.endsWith("-aggregator.fifo"),
+      )!;
       for (const region of regionsOf(run)) {
         const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy", region);
         const roles = ofType(run, "aws:iam/role:Role", region);
@@ -266,15 +364,24 @@ for (const stack of ["dev", "prod"]) {
           const role = roles.find((r) => r.inputs.name.endsWith(suffix))!;
           return policyOf(policies.find((p) => p.inputs.role === role.state.name)!).Statement;
         };
-        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) => f.inputs.name.endsWith("-notify"))!;
-        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) => q.inputs.name.endsWith(`${region}-orders`))!;
+        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
+          f.inputs.name.endsWith("-notify"),
+        )!;
+        const queue = ofType(run, "aws:sqs/queue:Queue", region).find((q) =>
+          q.inputs.name.endsWith(`${region}-orders`),
+        )!;
         const invoke = policyFor("-rds-invoke");
-        assert.deepStrictEqual(invoke.map((s) => [s.Action, s.Resource]), [["lambda:InvokeFunction", notify.state.arn]]);
+        assert.deepStrictEqual(
+          invoke.map((s) => [s.Action, s.Resource]),
+          [["lambda:InvokeFunction", notify.state.arn]],
+        );
         const rdsRole = roles.find((r) => r.inputs.name.endsWith("-rds-invoke"))!;
         const trust = policyOf(rdsRole, "assumeRolePolicy").Statement[0];
         assert.deepStrictEqual(trust.Principal, { Service: "rds.amazonaws.com" });
         assert.ok(trust.Condition.ArnLike["aws:SourceArn"].includes(`:cluster:`));
-        const sends = policyFor("-notify").filter((s) => [s.Action].flat().includes("sqs:SendMessage"));
+        const sends = policyFor("-notify").filter((s) =>
+          [s.Action].flat().includes("sqs:SendMessage"),
+        );
         assert.ok(sends.some((s) => s.Resource === queue.state.arn));
         const forwarder = policyFor("-forwarder");
         const toAggregator = forwarder.find((s) => s.Sid === "SendToAggregator")!;
@@ -285,8 +392,12 @@ for (const stack of ["dev", "prod"]) {
     });
 
     it("admits only the forwarder roles to the aggregator and denies non-TLS access", () => {
-      const aggregatorQueue = ofType(run, "aws:sqs/queue:Queue").find((q) => q.inputs.name.endsWith("-aggregator.fifo"))!;
-      const policy = ofType(run, "aws:sqs/queuePolicy:QueuePolicy").find((p) => p.inputs.queueUrl === aggregatorQueue.state.url)!;
+      const aggregatorQueue = ofType(run, "aws:sqs/queue:Queue").find((q) =>
+        q.inputs.name.endsWith("-aggregator.fifo"),
+      )!;
+      const policy = ofType(run, "aws:sqs/queuePolicy:QueuePolicy").find(
+        (p) => p.inputs.queueUrl === aggregatorQueue.state.url,
+      )!;
       const statements = policyOf(policy).Statement;
       const forwarderArns = ofType(run, "aws:iam/role:Role")
         .filter((r) => r.inputs.name.endsWith("-forwarder"))
@@ -296,21 +407,30 @@ for (const stack of ["dev", "prod"]) {
       assert.deepStrictEqual([...send.Principal.AWS].sort(), forwarderArns);
       const deny = statements.find((s) => s.Sid === "OnlyForwardersSend")!;
       assert.strictEqual(deny.Effect, "Deny");
-      assert.deepStrictEqual([...deny.Condition.ArnNotEquals["aws:PrincipalArn"]].sort(), forwarderArns);
+      assert.deepStrictEqual(
+        [...deny.Condition.ArnNotEquals["aws:PrincipalArn"]].sort(),
+        forwarderArns,
+      );
       const tls = statements.find((s) => s.Sid === "DenyInsecureTransport")!;
       assert.strictEqual(tls.Condition.Bool["aws:SecureTransport"], "false");
       // Every queue, DLQs included, has a TLS-only policy.
       for (const queue of ofType(run, "aws:sqs/queue:Queue")) {
-        const own = ofType(run, "aws:sqs/queuePolicy:QueuePolicy").filter((p) => p.inputs.queueUrl === queue.state.url);
+        const own = ofType(run, "aws:sqs/queuePolicy:QueuePolicy").filter(
+          (p) => p.inputs.queueUrl === queue.state.url,
+        );
         assert.strictEqual(own.length, 1, `${queue.inputs.name} has one queue policy`);
         assert.ok(policyOf(own[0]).Statement.some((s) => s.Sid === "DenyInsecureTransport"));
       }
     });
 
     it("gives the DC consumer role receive/delete/change-visibility on the aggregator only", () => {
-      const role = ofType(run, "aws:iam/role:Role").find((r) => r.inputs.name.endsWith("-dc-consumer"))!;
+      const role = ofType(run, "aws:iam/role:Role").find((r) =>
+        r.inputs.name.endsWith("-dc-consumer"),
+      )!;
       assert.strictEqual(role.region, aggregatorRegion);
-      const policy = ofType(run, "aws:iam/rolePolicy:RolePolicy").find((p) => p.inputs.role === role.state.name)!;
+      const policy = ofType(run, "aws:iam/rolePolicy:RolePolicy").find(
+        (p) => p.inputs.role === role.state.name,
+      )!;
       const [statement] = policyOf(policy).Statement;
       assert.deepStrictEqual([...statement.Action].sort(), [
         "sqs:ChangeMessageVisibility",
@@ -326,24 +446,38 @@ for (const stack of ["dev", "prod"]) {
     it("creates the DB objects: database, relay user with AWS_LAMBDA_ACCESS, narrow grants, migration", () => {
       for (const region of regionsOf(run)) {
         const grants = ofType(run, "mysql:index/grant:Grant", region);
-        assert.ok(grants.some((g) => JSON.stringify(g.inputs.roles) === JSON.stringify(["AWS_LAMBDA_ACCESS"])));
+        assert.ok(
+          grants.some(
+            (g) => JSON.stringify(g.inputs.roles) === JSON.stringify(["AWS_LAMBDA_ACCESS"]),
+          ),
+        );
         const privileges = grants.find((g) => g.inputs.privileges)!;
-        assert.ok(!privileges.inputs.privileges.includes("ALL") && !privileges.inputs.privileges.includes("SUPER"));
+        assert.ok(
+          !privileges.inputs.privileges.includes("ALL") &&
+            !privileges.inputs.privileges.includes("SUPER"),
+        );
         assert.strictEqual(privileges.inputs.database, "storefront");
         const [user] = ofType(run, "mysql:index/user:User", region);
         assert.strictEqual(user.inputs.tlsOption, "SSL");
         const [migration] = ofType(run, "command:local:Command", region);
-        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) => f.inputs.name.endsWith("-notify"))!;
+        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
+          f.inputs.name.endsWith("-notify"),
+        )!;
         assert.ok(migration.inputs.create.includes(`--function-arn ${notify.state.arn}`));
         assert.ok(migration.inputs.create.includes(`--region ${region}`));
         assert.ok(!migration.inputs.create.includes("pw-"), "no password on the command line");
-        assert.match(migration.inputs.environment.RELAY_DB_URL, /^mysql:\/\/relay:.+@.+:3306\/storefront$/);
+        assert.match(
+          migration.inputs.environment.RELAY_DB_URL,
+          /^mysql:\/\/relay:.+@.+:3306\/storefront$/,
+        );
         assert.ok(migration.inputs.triggers.length >= 5);
       }
     });
 
     it("reads the master password from Secrets Manager (no secret needed to preview)", () => {
-      const reads = run.invokes.filter((i) => i.token === "aws:secretsmanager/getSecretVersion:getSecretVersion");
+      const reads = run.invokes.filter(
+        (i) => i.token === "aws:secretsmanager/getSecretVersion:getSecretVersion",
+      );
       assert.strictEqual(reads.length, regionsOf(run).length);
       assert.ok(reads.every((r) => r.inputs.secretId.includes(":secret:rds!cluster-")));
     });
@@ -354,7 +488,10 @@ for (const stack of ["dev", "prod"]) {
         const o = outputs.regions[region];
         assert.match(o.clusterEndpoint, new RegExp(`\\.${region}\\.rds\\.amazonaws\\.com$`));
         assert.match(o.queueUrl, new RegExp(`^https://sqs\\.${region}\\.amazonaws\\.com/\\d{12}/`));
-        assert.ok(o.notifyFunctionName.endsWith("-notify") && o.forwarderFunctionName.endsWith("-forwarder"));
+        assert.ok(
+          o.notifyFunctionName.endsWith("-notify") &&
+            o.forwarderFunctionName.endsWith("-forwarder"),
+        );
       }
       assert.match(outputs.aggregatorQueueUrl, /aggregator\.fifo$/);
       assert.match(outputs.dcConsumerRoleArn, /^arn:aws:iam::\d{12}:role\/.+-dc-consumer$/);
@@ -385,7 +522,9 @@ describe("URN stability when regions are added or removed", () => {
     const newOnes = [...after].filter((u) => !before.has(u));
     assert.ok(newOnes.length > 30);
     const addedResources = added.resources.filter((r) => newOnes.includes(r.urn));
-    assert.ok(addedResources.every((r) => r.region === "sa-east-1" || r.type === "pulumi:providers:aws"));
+    assert.ok(
+      addedResources.every((r) => r.region === "sa-east-1" || r.type === "pulumi:providers:aws"),
+    );
     // Nothing existing is replaced: inputs of every existing non-policy resource are unchanged.
     const afterByUrn = new Map(added.resources.map((r) => [r.urn, r]));
     // Stack-wide resources that list every region update in place (same URN, no replacement).
@@ -406,13 +545,18 @@ describe("URN stability when regions are added or removed", () => {
   });
 
   it("removing a region touches only that region's resources (and the aggregator policy)", async () => {
-    const removed = await runOffline({ stack: "prod", relay: withRegions(regions.slice(0, 2)), other: base.other });
+    const removed = await runOffline({
+      stack: "prod",
+      relay: withRegions(regions.slice(0, 2)),
+      other: base.other,
+    });
     const gone = full.resources.filter((r) => !urns(removed).has(r.urn));
     assert.ok(gone.length > 30);
     const dropped = regions[2].region;
     for (const resource of gone) {
       assert.ok(
-        resource.region === dropped || (resource.type === "pulumi:providers:aws" && resource.inputs.region === dropped),
+        resource.region === dropped ||
+          (resource.type === "pulumi:providers:aws" && resource.inputs.region === dropped),
         `${resource.urn} should not be removed`,
       );
     }
@@ -422,13 +566,19 @@ describe("URN stability when regions are added or removed", () => {
 describe("offline engine guarantees", () => {
   it("rejects an invalid config before creating anything", async () => {
     await assert.rejects(
-      runOffline({ stack: "dev", relay: { regoins: [], aggregator: { region: "us-east-1" }, retentionHours: 1 } }),
+      runOffline({
+        stack: "dev",
+        relay: { regoins: [], aggregator: { region: "us-east-1" }, retentionHours: 1 },
+      }),
       (error: unknown) => error instanceof ConfigError && error.message.includes("regoins"),
     );
   });
 
   it("throws on an unmocked invoke", () => {
-    assert.throws(() => mockInvoke({ token: "aws:ec2/getVpc:getVpc", inputs: {} }), /unmocked invoke aws:ec2\/getVpc/);
+    assert.throws(
+      () => mockInvoke({ token: "aws:ec2/getVpc:getVpc", inputs: {} }),
+      /unmocked invoke aws:ec2\/getVpc/,
+    );
   });
 
   it("a NAT-based region with an existing VPC creates no VPC and no endpoint, only 443 egress", async () => {
@@ -438,7 +588,10 @@ describe("offline engine guarantees", () => {
         regions: [
           {
             region: "us-east-2",
-            vpc: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] },
+            vpc: {
+              vpcId: "vpc-0123456789abcdef0",
+              subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            },
             lambdaAccess: "nat",
             dbClientSecurityGroupIds: ["sg-0123456789abcdef0"],
           },
@@ -450,13 +603,21 @@ describe("offline engine guarantees", () => {
     assert.strictEqual(ofType(run, "aws:ec2/vpc:Vpc").length, 0);
     assert.strictEqual(ofType(run, "aws:ec2/vpcEndpoint:VpcEndpoint").length, 0);
     const [subnetGroup] = ofType(run, "aws:rds/subnetGroup:SubnetGroup");
-    assert.deepStrictEqual(subnetGroup.inputs.subnetIds, ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]);
+    assert.deepStrictEqual(subnetGroup.inputs.subnetIds, [
+      "subnet-0123456789abcdef0",
+      "subnet-0123456789abcdef1",
+    ]);
     const [egress] = ofType(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule");
     assert.strictEqual(egress.inputs.fromPort, 443);
     const [ingress] = ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
     assert.strictEqual(ingress.inputs.referencedSecurityGroupId, "sg-0123456789abcdef0");
     // The aggregator lives in a region without a relay: it still gets its own provider.
-    assert.deepStrictEqual(ofType(run, "pulumi:providers:aws").map((p) => p.inputs.region).sort(), ["us-east-1", "us-east-2"]);
+    assert.deepStrictEqual(
+      ofType(run, "pulumi:providers:aws")
+        .map((p) => p.inputs.region)
+        .sort(),
+      ["us-east-1", "us-east-2"],
+    );
   });
 });
 
@@ -466,11 +627,15 @@ describe("npm run plan", function () {
   const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
 
   it("--json lists every resource with urn, type, name, parent, region and resolved inputs", async () => {
-    const { stdout } = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--json"], { cwd: ROOT, maxBuffer: 64e6 });
+    const { stdout } = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--json"], {
+      cwd: ROOT,
+      maxBuffer: 64e6,
+    });
     const plan = JSON.parse(stdout);
     assert.strictEqual(plan.stack, "prod");
     const regions = new Set(plan.resources.map((r: any) => r.region));
-    for (const region of ["ap-northeast-1", "us-west-2", "eu-west-1"]) assert.ok(regions.has(region));
+    for (const region of ["ap-northeast-1", "us-west-2", "eu-west-1"])
+      assert.ok(regions.has(region));
     for (const resource of plan.resources) {
       assert.ok(resource.urn.startsWith("urn:pulumi:prod::order-relay::"));
       assert.ok(typeof resource.type === "string" && typeof resource.name === "string");
@@ -485,7 +650,9 @@ describe("npm run plan", function () {
     assert.match(stdout, /Region ap-northeast-1 \(relay \+ aggregator\): \d+ resources/);
     assert.match(stdout, /Totals: \d+ resources/);
     assert.match(stdout, /rds\.Cluster\s+order-relay-dev-ap-northeast-1/);
-    const diagram = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--mermaid"], { cwd: ROOT });
+    const diagram = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--mermaid"], {
+      cwd: ROOT,
+    });
     assert.match(diagram.stdout, /^flowchart LR/);
     assert.match(diagram.stdout, /subgraph eu_west_1\["eu-west-1"\]/);
   });
@@ -495,12 +662,24 @@ describe("npm run plan", function () {
     const file = path.join(dir, "Pulumi.broken.yaml");
     fs.writeFileSync(
       file,
-      toYaml({ config: { "order-relay:regions": [{ region: "mars-1" }], "order-relay:aggregator": { region: "us-east-1" }, "order-relay:retentionHours": 24 } }),
+      toYaml({
+        config: {
+          "order-relay:regions": [{ region: "mars-1" }],
+          "order-relay:aggregator": { region: "us-east-1" },
+          "order-relay:retentionHours": 24,
+        },
+      }),
     );
-    await assert.rejects(exec(tsx, ["tools/plan.ts", "--config", file], { cwd: ROOT }), (error: any) => {
-      assert.strictEqual(error.code, 2);
-      assert.match(error.stderr, /order-relay:regions\[0\]\.region: "mars-1" is not an AWS region/);
-      return true;
-    });
+    await assert.rejects(
+      exec(tsx, ["tools/plan.ts", "--config", file], { cwd: ROOT }),
+      (error: any) => {
+        assert.strictEqual(error.code, 2);
+        assert.match(
+          error.stderr,
+          /order-relay:regions\[0\]\.region: "mars-1" is not an AWS region/,
+        );
+        return true;
+      },
+    );
   });
 });

@@ -36,13 +36,20 @@ describe("sql: every column of order_data is relayed (real MariaDB)", function (
   it("regenerates the trigger for all columns, backfills, and is a no-op the second time", async () => {
     const lines: string[] = [];
     await r.migrate({ log: (line) => lines.push(line) });
-    assert.ok(lines.some((l) => l.includes("regenerating the capture trigger")), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.includes("regenerating the capture trigger")),
+      lines.join("\n"),
+    );
     await r.sql.query(
       "INSERT INTO order_data (item, `customer email`, amount, ordered_at) VALUES ('after', 'it''s@example.com', 7, NULL)",
     );
     await r.sql.query("CALL relay_dispatch()");
     const records = (await r.invocations()).flatMap((i) => i.envelope.records);
-    assert.deepStrictEqual(records.map((rec) => rec.rowId), [1, 2], "backfilled row, then the new one");
+    assert.deepStrictEqual(
+      records.map((rec) => rec.rowId),
+      [1, 2],
+      "backfilled row, then the new one",
+    );
     const [before, after] = records.map((rec) => rec.row);
     const allColumns = ["amount", "customer email", "id", "item", "ordered_at"];
     assert.deepStrictEqual(Object.keys(before).sort(), allColumns);
@@ -59,13 +66,23 @@ describe("sql: every column of order_data is relayed (real MariaDB)", function (
     const again: string[] = [];
     await r.migrate({ log: (line) => again.push(line) });
     assert.ok(!again.some((l) => l.includes("regenerating")), again.join("\n"));
-    assert.strictEqual(await r.count("relay_outbox"), 2, "no duplicate outbox rows after re-running");
+    assert.strictEqual(
+      await r.count("relay_outbox"),
+      2,
+      "no duplicate outbox rows after re-running",
+    );
   });
 
   it("leaves the seed schema's trigger from migration 002 untouched", async () => {
     scratch = await createScratchDatabase("relay_seed_cols");
     const lines: string[] = [];
-    await migrate({ url: scratch.url, region: REGION, functionArn: ARN, localLambda: true, log: (l) => lines.push(l) });
+    await migrate({
+      url: scratch.url,
+      region: REGION,
+      functionArn: ARN,
+      localLambda: true,
+      log: (l) => lines.push(l),
+    });
     assert.ok(!lines.some((l) => l.includes("regenerating")), lines.join("\n"));
   });
 
