@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { RegionSettings } from "../config/schema";
+import { policyDocument } from "./iamDocuments";
 
 export interface RelayNetworkArgs {
   /** Region settings: `vpc` (existing VPC + subnets, or a CIDR for a new one), `lambdaAccess`,
@@ -8,6 +9,14 @@ export interface RelayNetworkArgs {
   readonly settings: RegionSettings;
   /** Name of the DB subnet group (lowercase, ≤ 255). */
   readonly dbSubnetGroupName: string;
+  /**
+   * What the Lambda interface endpoint admits: only `principalArn` (Aurora's invoke role)
+   * invoking `functionArn` (notify). Unused with `lambdaAccess: nat`.
+   */
+  readonly lambdaInvoke: {
+    readonly functionArn: pulumi.Input<string>;
+    readonly principalArn: pulumi.Input<string>;
+  };
   readonly provider: aws.Provider;
 }
 
@@ -175,6 +184,17 @@ export class RelayNetwork extends pulumi.ComponentResource {
           serviceName: `com.amazonaws.${settings.region}.lambda`,
           vpcEndpointType: "Interface",
           privateDnsEnabled: true,
+          // The endpoint carries only Aurora's call to the notify function.
+          policy: policyDocument([
+            {
+              Sid: "AuroraInvokesNotifyOnly",
+              Effect: "Allow",
+              Principal: "*",
+              Action: "lambda:InvokeFunction",
+              Resource: args.lambdaInvoke.functionArn,
+              Condition: { ArnEquals: { "aws:PrincipalArn": args.lambdaInvoke.principalArn } },
+            },
+          ]),
           subnetIds: this.subnetIds,
           securityGroupIds: [endpointSecurityGroup.id],
           tags: { Name: `${name}-lambda` },

@@ -173,12 +173,6 @@ export class RegionalRelay extends pulumi.ComponentResource {
       childOpts,
     );
 
-    const network = new RelayNetwork(
-      `${name}-network`,
-      { settings, dbSubnetGroupName: names.clusterIdentifier, provider },
-      { parent: this },
-    );
-
     // Aurora assumes this role for lambda_async; scoped to this cluster (confused deputy) and
     // allowed to invoke the notify function only.
     const clusterArn = pulumi.interpolate`arn:${args.partition}:rds:${region}:${args.accountId}:cluster:${names.clusterIdentifier}`;
@@ -211,6 +205,17 @@ export class RegionalRelay extends pulumi.ComponentResource {
       childOpts,
     );
     const invokeRoleArn = pulumi.all([invokeRole.arn, invokePolicy.id]).apply(([arn]) => arn);
+
+    const network = new RelayNetwork(
+      `${name}-network`,
+      {
+        settings,
+        dbSubnetGroupName: names.clusterIdentifier,
+        lambdaInvoke: { functionArn: this.notify.arn, principalArn: invokeRole.arn },
+        provider,
+      },
+      { parent: this },
+    );
 
     this.database = new AuroraCluster(
       `${name}-aurora`,

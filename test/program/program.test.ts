@@ -269,6 +269,19 @@ for (const stack of ["dev", "prod"]) {
         assert.strictEqual(endpoint.inputs.serviceName, `com.amazonaws.${region}.lambda`);
         assert.strictEqual(endpoint.inputs.vpcEndpointType, "Interface");
         assert.strictEqual(endpoint.inputs.privateDnsEnabled, true);
+        const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
+          f.inputs.name.endsWith("-notify"),
+        )!;
+        const invokeRole = ofType(run, "aws:iam/role:Role", region).find((r) =>
+          r.inputs.name.endsWith("-rds-invoke"),
+        )!;
+        const [endpointStatement] = JSON.parse(endpoint.inputs.policy).Statement;
+        assert.strictEqual(endpointStatement.Action, "lambda:InvokeFunction");
+        assert.strictEqual(endpointStatement.Resource, notify.state.arn);
+        assert.strictEqual(
+          endpointStatement.Condition.ArnEquals["aws:PrincipalArn"],
+          invokeRole.state.arn,
+        );
         const egress = ofType(
           run,
           "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
