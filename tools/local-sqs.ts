@@ -7,6 +7,7 @@
  *  - fault injection (errors, dropped connections, per-entry batch failures) for failure tests;
  *  - `pollEventSourceOnce` / `startEventSource`: a stand-in for Lambda's SQS event source mapping.
  */
+import { createHash } from "crypto";
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { Readable } from "stream";
@@ -71,7 +72,19 @@ export interface StartLocalSqsOptions {
   readonly port?: number;
   /** Cosmetic region in queue ARNs (default us-east-1). */
   readonly region?: string;
+  /**
+   * Emulate SQS FIFO's 5-minute deduplication window: local-aws-sqs forgets a
+   * MessageDeduplicationId as soon as the message is deleted, AWS remembers it for 5 minutes.
+   * When on, a send to a `.fifo` queue whose dedup id was accepted within the window is answered
+   * as accepted (the original MessageId) and not enqueued. Keyed by queue + dedup id (exact for
+   * DeduplicationScope=queue; for messageGroup scope exact when the group id is the dedup id, as
+   * in this project). @default false
+   */
+  readonly emulateFifoDedupWindow?: boolean;
 }
+
+/** SQS FIFO deduplication interval. */
+export const FIFO_DEDUP_WINDOW_MS = 5 * 60 * 1000;
 
 function queueNameOf(queueUrl: unknown): string | undefined {
   if (typeof queueUrl !== "string") return undefined;
@@ -129,6 +142,23 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
   const byQueue = new Map<string, Map<string, number>>();
   let fault: FaultHook | undefined;
   const sockets = new Set<import("net").Socket>();
+  /** `<queue>\0<dedup id>` → accepted MessageId and when (emulateFifoDedupWindow). */
+  const dedupSeen = new Map<string, { messageId: string; at: number }>();
+  const dedupKey = (queue: string, id: unknown) => `${queue}\0${String(id)}`;
+  const seenRecently = (queue: string, id: unknown) => {
+    if (typeof id !== "string" || id === "") return undefined;
+    const hit = dedupSeen.get(dedupKey(queue, id));
+    if (!hit) return undefined;
+    if (Date.now() - hit.at > FIFO_DEDUP_WINDOW_MS) {
+      dedupSeen.delete(dedupKey(queue, id));
+      return undefined;
+    }
+    return hit;
+  };
+  const md5 = (text: unknown) =>
+    createHash("md5")
+      .update(String(text ?? ""))
+      .digest("hex");
 
   const server = http.createServer(async (req, res) => {
     try {
@@ -194,6 +224,57 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
         forwardRaw = Buffer.from(JSON.stringify({ ...body, Entries: remaining }), "utf8");
       }
 
+      // FIFO dedup window (opt-in): answer re-sends of recently accepted dedup ids ourselves.
+      const dedupQueue =
+        options.emulateFifoDedupWindow &&
+        typeof target === "string" &&
+        queueName?.endsWith(".fifo") &&
+        (action === "SendMessage" || action === "SendMessageBatch")
+          ? queueName
+          : undefined;
+      const dedupSuccessful: { Id: unknown; MessageId: string; MD5OfMessageBody: string }[] = [];
+      let forwardedEntries: Record<string, unknown>[] = [];
+      if (dedupQueue && action === "SendMessage") {
+        const hit = seenRecently(dedupQueue, body.MessageDeduplicationId);
+        if (hit) {
+          res.setHeader("content-type", "application/x-amz-json-1.0");
+          res.end(
+            JSON.stringify({
+              MessageId: hit.messageId,
+              MD5OfMessageBody: md5(body.MessageBody),
+              SequenceNumber: "0",
+            }),
+          );
+          return;
+        }
+      }
+      if (dedupQueue && action === "SendMessageBatch") {
+        const current = JSON.parse(forwardRaw.toString("utf8") || "{}") as Record<string, unknown>;
+        const entries = Array.isArray(current.Entries)
+          ? (current.Entries as Record<string, unknown>[])
+          : [];
+        const fresh: Record<string, unknown>[] = [];
+        for (const entry of entries) {
+          const hit = seenRecently(dedupQueue, entry.MessageDeduplicationId);
+          if (hit)
+            dedupSuccessful.push({
+              Id: entry.Id,
+              MessageId: hit.messageId,
+              MD5OfMessageBody: md5(entry.MessageBody),
+            });
+          else fresh.push(entry);
+        }
+        forwardedEntries = fresh;
+        if (dedupSuccessful.length > 0) {
+          if (fresh.length === 0) {
+            res.setHeader("content-type", "application/x-amz-json-1.0");
+            res.end(JSON.stringify({ Successful: dedupSuccessful, Failed: injectedFailures }));
+            return;
+          }
+          forwardRaw = Buffer.from(JSON.stringify({ ...current, Entries: fresh }), "utf8");
+        }
+      }
+
       // Replay the (possibly rewritten) body into the real handler.
       const replayOf = (payload: Buffer) =>
         Object.assign(Readable.from(payload.length ? [payload] : []), {
@@ -229,16 +310,34 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
           await new Promise((r) => setTimeout(r, 20));
         }
       }
-      if (injectedFailures.length > 0) {
+      if (injectedFailures.length > 0 || dedupQueue) {
         const end = res.end.bind(res) as (chunk?: unknown) => http.ServerResponse;
         (res as { end: unknown }).end = (chunk?: unknown) => {
           let out = chunk;
           try {
             const parsed = JSON.parse(String(chunk)) as {
               Failed?: unknown[];
-              Successful?: unknown[];
+              Successful?: { Id?: unknown; MessageId?: string }[];
+              MessageId?: string;
             };
-            parsed.Failed = [...(parsed.Failed ?? []), ...injectedFailures];
+            if (dedupQueue && res.statusCode === 200) {
+              const now = Date.now();
+              if (action === "SendMessage" && typeof parsed.MessageId === "string") {
+                const id = body.MessageDeduplicationId;
+                if (typeof id === "string" && id !== "")
+                  dedupSeen.set(dedupKey(dedupQueue, id), { messageId: parsed.MessageId, at: now });
+              }
+              for (const ok of parsed.Successful ?? []) {
+                const entry = forwardedEntries.find((e) => e.Id === ok.Id);
+                const id = entry?.MessageDeduplicationId;
+                if (typeof id === "string" && id !== "" && typeof ok.MessageId === "string")
+                  dedupSeen.set(dedupKey(dedupQueue, id), { messageId: ok.MessageId, at: now });
+              }
+              if (action === "SendMessageBatch")
+                parsed.Successful = [...(parsed.Successful ?? []), ...dedupSuccessful];
+            }
+            if (injectedFailures.length > 0)
+              parsed.Failed = [...(parsed.Failed ?? []), ...injectedFailures];
             out = JSON.stringify(parsed);
           } catch {
             // not JSON: leave as is

@@ -1,0 +1,57 @@
+/** Text rendering of the local run: the live progress lines and the final summary. */
+import type { Progress, RunReport } from "./runner";
+
+const pad = (value: string | number, width: number) => String(value).padStart(width);
+
+export function formatProgress(progress: Progress): string[] {
+  const lines = [
+    `t=${(progress.elapsedMs / 1000).toFixed(1)}s  lambda in flight ${progress.lambdaInFlight}  ` +
+      `aggregator queued ${progress.aggregatorQueued}  aggregator DLQ ${progress.aggregatorDlq}` +
+      (progress.faults.length ? `  [${progress.faults.slice(-3).join("; ")}]` : ""),
+    `${"region".padEnd(16)}${pad("inserted", 9)}${pad("handedOff", 10)}${pad("outbox", 8)}${pad("queued", 8)}${pad("DLQ", 5)}${pad("atDC", 7)}${pad("lag", 8)}${pad("purged", 8)}`,
+  ];
+  for (const r of progress.regions) {
+    lines.push(
+      `${r.region.padEnd(16)}${pad(r.inserted, 9)}${pad(r.handedOff, 10)}${pad(r.pendingOutbox, 8)}${pad(r.queued, 8)}${pad(r.dlq, 5)}${pad(r.atDc, 7)}${pad(`${(r.lagMs / 1000).toFixed(1)}s`, 8)}${pad(r.purged, 8)}`,
+    );
+  }
+  return lines;
+}
+
+export function formatSummary(report: RunReport): string {
+  const s = report.summary;
+  const d = report.details;
+  const lines = [
+    report.completed
+      ? `DONE in ${(report.durationMs / 1000).toFixed(1)} s — every inserted order reached the DC`
+      : `TIMED OUT after ${(report.durationMs / 1000).toFixed(1)} s — ${s.lost} order(s) missing`,
+    `  stack ${d.stack}, regions ${d.regions.join(", ")}; dispatch/purge driven by ${d.eventsDrivenBy}`,
+    `  inserted ${s.inserted}, delivered ${s.delivered}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order_data rows left ${d.orderDataLeft})`,
+    `  latency insert→DC p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms; ${s.ordersPerSecond} orders/s`,
+    `  SQS calls/order ${s.sqsCallsPerOrder}; Lambda invocations/order ${s.lambdaInvocationsPerOrder} ` +
+      `(notify ${d.notify.invocations}, ${d.notify.failures} failed, ${d.notify.toOnFailure} to on-failure DLQ; ` +
+      `forwarder ${d.forwarder.invocations}, ${d.forwarder.failures} failed)`,
+  ];
+  if (d.redriven.moved + d.redriven.reinvoked > 0) {
+    lines.push(
+      `  redriven from DLQs: ${d.redriven.moved} message(s) moved, ${d.redriven.reinvoked} notify event(s) re-invoked`,
+    );
+  }
+  if (d.insertRetries > 0 || d.dbRestarted) {
+    lines.push(
+      `  database restarted: ${d.dbRestarted}; storefront insert retries ${d.insertRetries}`,
+    );
+  }
+  const dlq = Object.entries(d.dlqAtEnd).filter(([, n]) => n > 0);
+  if (dlq.length) lines.push(`  left in DLQs: ${dlq.map(([q, n]) => `${q}=${n}`).join(", ")}`);
+  for (const m of report.missing) {
+    const where = Object.entries(m.where)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(", ");
+    lines.push(
+      `  MISSING ${m.region}: ${m.count} order(s) (row ids ${m.rowIds.slice(0, 10).join(",")}${m.count > 10 ? ",…" : ""}); where: ${where || "nowhere visible (lost)"}`,
+    );
+  }
+  return lines.join("\n");
+}

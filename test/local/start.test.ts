@@ -1,0 +1,242 @@
+/**
+ * `npm start` end to end: the real SQL relay, notify, forwarder and DC consumer, on the shared
+ * test MariaDB (own databases per run; the runner drives relay_dispatch() every second because
+ * the shared server runs with event_scheduler OFF) — except the DB-restart run, which needs its
+ * own server (event_scheduler ON). One short run per fault kind: 0 lost, 0 duplicates at the DC.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { readStackFile, stackFilePath } from "../../config/load";
+import { queueSpecs } from "../../config/names";
+import { parseConfig, type RelayConfig } from "../../config/schema";
+import { startLambdaService, isInvocationRecord } from "../../local/lambdaService";
+import { runRelay, type RunReport } from "../../local/runner";
+import { parseArgs } from "../../local/start";
+import { createQueuesFromSpecs, startLocalSqs } from "../../tools/local-sqs";
+import { redrive, silentNotify } from "../../tools/redrive";
+import { createScratchDatabase } from "../support/mysql";
+import { migrate } from "../../sql/migrate";
+import mysql from "mysql2/promise";
+
+const stack = (name: string): RelayConfig => {
+  const file = readStackFile(stackFilePath(name), name);
+  return parseConfig(file.relay, file.stack);
+};
+
+function assertClean(report: RunReport): void {
+  const s = report.summary;
+  assert.equal(report.completed, true, `run did not complete: ${JSON.stringify(report.missing)}`);
+  assert.equal(s.lost, 0);
+  assert.equal(s.duplicatesAtDc, 0);
+  assert.equal(s.delivered, s.inserted);
+  assert.ok(s.inserted > 0);
+  for (const [queue, depth] of Object.entries(report.details.dlqAtEnd)) {
+    assert.equal(depth, 0, `${queue} not empty at the end`);
+  }
+}
+
+describe("npm start: the whole relay locally, with faults", function () {
+  this.timeout(90_000);
+  this.slow(10_000);
+
+  it("parses the CLI flags and rejects bad ones", () => {
+    const args = parseArgs(["--stack", "prod", "--orders", "10", "--fail-rate", "0.2", "--json"]);
+    assert.equal(args.stack, "prod");
+    assert.equal(args.orders, 10);
+    assert.equal(args.failRate, 0.2);
+    assert.equal(args.json, true);
+    assert.throws(() => parseArgs(["--fail-rate", "2"]), /0\.\.1/);
+    assert.throws(() => parseArgs(["--orders", "x"]), /needs a number/);
+    assert.throws(() => parseArgs(["--bogus"]), /unknown option --bogus/);
+  });
+
+  it("plain run via the CLI: --json prints one object, exit 0, nothing lost", () => {
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(__dirname, "..", "..", "local", "start.ts"),
+        "--orders",
+        "60",
+        "--rate",
+        "60",
+        "--json",
+        "--mysql-url",
+        process.env.MYSQL_URL!,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, `stdout must be one JSON line, got:\n${result.stdout}`);
+    const summary = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(summary).sort(), [
+      "delivered",
+      "duplicatesAtDc",
+      "inserted",
+      "lambdaInvocationsPerOrder",
+      "latencyMs",
+      "lost",
+      "ordersPerSecond",
+      "purged",
+      "sqsCallsPerOrder",
+    ]);
+    assert.equal(summary.inserted, 60);
+    assert.equal(summary.delivered, 60);
+    assert.equal(summary.lost, 0);
+    assert.equal(summary.duplicatesAtDc, 0);
+    const latency = summary.latencyMs as { p50: number; p95: number; p99: number };
+    assert.ok(latency.p50 > 0 && latency.p50 <= latency.p95 && latency.p95 <= latency.p99);
+  });
+
+  it("--fail-rate 0.3 on the 3-region prod stack: notify and forwarder throw, 0 lost, 0 duplicates", async () => {
+    const report = await runRelay({
+      config: stack("prod"),
+      orders: 150,
+      rate: 150,
+      failRate: 0.3,
+      seed: 3,
+      mysqlUrl: process.env.MYSQL_URL,
+    });
+    assertClean(report);
+    assert.ok(report.details.forwarder.failures > 0, "the forwarder must have failed sometimes");
+    assert.equal(report.details.regions.length, 3);
+  });
+
+  it("--lambda-outage-seconds: lambda_async fails, rows wait in the outbox, then all arrive", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 60,
+      rate: 60,
+      lambdaOutageSeconds: 2,
+      faultAtSeconds: 0,
+      mysqlUrl: process.env.MYSQL_URL,
+    });
+    assertClean(report);
+    // Orders inserted during the outage waited at least until it ended.
+    assert.ok(report.summary.latencyMs.p99 >= 1000, `p99 ${report.summary.latencyMs.p99}`);
+  });
+
+  it("--aggregator-outage-seconds: the forwarder's sends fail, messages are retried, all arrive once", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 60,
+      rate: 60,
+      aggregatorOutageSeconds: 3,
+      faultAtSeconds: 0,
+      mysqlUrl: process.env.MYSQL_URL,
+    });
+    assertClean(report);
+    assert.ok(report.summary.latencyMs.p50 >= 1000, `p50 ${report.summary.latencyMs.p50}`);
+  });
+
+  it("--retention-seconds: the purge removes delivered rows after the shortened retention", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 40,
+      rate: 80,
+      retentionSeconds: 1,
+      mysqlUrl: process.env.MYSQL_URL,
+    });
+    assertClean(report);
+    assert.equal(report.summary.purged, 40);
+    assert.equal(report.details.orderDataLeft, 0);
+  });
+
+  it("--restart-db-at-seconds: MariaDB stops and starts mid-run (own server, events on)", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 80,
+      rate: 40,
+      restartDbAtSeconds: 1,
+    });
+    assertClean(report);
+    assert.equal(report.details.dbRestarted, true);
+    assert.equal(report.details.eventsDrivenBy, "event_scheduler");
+  });
+
+  it("notify failing 3 times goes to the on-failure DLQ as an AWS-like record; redrive re-invokes it", async () => {
+    const config = stack("dev");
+    const region = config.regions[0]!.region;
+    const db = await createScratchDatabase("local_lambda");
+    const sqs = await startLocalSqs();
+    const pool = mysql.createPool({ uri: db.url, connectionLimit: 2 });
+    try {
+      await migrate({
+        url: db.url,
+        region,
+        functionArn: `arn:aws:lambda:${region}:123456789012:function:notify`,
+        localLambda: true,
+      });
+      const client = sqs.client(region);
+      const queues = await createQueuesFromSpecs(client, queueSpecs(config));
+      const { queue, dlq } = queues.regions[region]!;
+      let calls = 0;
+      const service = startLambdaService({
+        retryDelaysMs: [10, 10],
+        pollIntervalMs: 20,
+        regions: [
+          {
+            region,
+            functionArn: `arn:aws:lambda:${region}:123456789012:function:notify`,
+            pool,
+            client,
+            onFailureQueueUrl: dlq.url,
+            invoke: async () => {
+              calls++;
+              throw new Error("boom");
+            },
+          },
+        ],
+      });
+      await pool.query("INSERT INTO order_data (item) VALUES ('a'), ('b')");
+      await pool.query("CALL relay_dispatch()");
+      const deadline = Date.now() + 10_000;
+      while (service.stats.toOnFailure < 1 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      await service.stop();
+      assert.equal(calls, 3, "one invocation and two retries");
+      assert.equal(service.stats.toOnFailure, 1);
+      const [left] = await pool.query<mysql.RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM lambda_invocations",
+      );
+      assert.equal(Number(left[0]!.n), 0, "recorded calls are taken off the table");
+
+      const peek = await client.send(
+        new ReceiveMessageCommand({ QueueUrl: dlq.url, VisibilityTimeout: 0 }),
+      );
+      const record = JSON.parse(peek.Messages![0]!.Body!) as unknown;
+      assert.ok(isInvocationRecord(record));
+      assert.equal(record.requestContext.approximateInvokeCount, 3);
+      assert.equal(record.responsePayload.errorMessage, "boom");
+
+      const result = await redrive({
+        client,
+        dlqUrl: dlq.url,
+        targetUrl: queue.url,
+        invokeNotify: silentNotify(client, queue.url),
+      });
+      assert.deepEqual(result, { moved: 0, reinvoked: 1, failed: 0 });
+      const moved = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queue.url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+        }),
+      );
+      assert.deepEqual(
+        (moved.Messages ?? [])
+          .map((m) => (JSON.parse(m.Body!) as { row: { item: string } }).row.item)
+          .sort(),
+        ["a", "b"],
+      );
+    } finally {
+      await pool.end();
+      await sqs.close();
+      await db.drop();
+    }
+  });
+});
