@@ -16,7 +16,7 @@ import { runRelay, type RunReport } from "../../local/runner";
 import { parseArgs } from "../../local/start";
 import { createQueuesFromSpecs, startLocalSqs } from "../../tools/local-sqs";
 import { redrive, silentNotify } from "../../tools/redrive";
-import { createScratchDatabase } from "../support/mysql";
+import { createScratchDatabase, serverUrl } from "../support/mysql";
 import { migrate } from "../../sql/migrate";
 import mysql from "mysql2/promise";
 
@@ -65,7 +65,7 @@ describe("npm start: the whole relay locally, with faults", function () {
         "60",
         "--json",
         "--mysql-url",
-        process.env.MYSQL_URL!,
+        serverUrl(),
       ],
       { encoding: "utf8", timeout: 60_000 },
     );
@@ -99,7 +99,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       rate: 150,
       failRate: 0.3,
       seed: 3,
-      mysqlUrl: process.env.MYSQL_URL,
+      mysqlUrl: serverUrl(),
     });
     assertClean(report);
     assert.ok(report.details.forwarder.failures > 0, "the forwarder must have failed sometimes");
@@ -113,7 +113,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       rate: 60,
       lambdaOutageSeconds: 2,
       faultAtSeconds: 0,
-      mysqlUrl: process.env.MYSQL_URL,
+      mysqlUrl: serverUrl(),
     });
     assertClean(report);
     // Orders inserted during the outage waited at least until it ended.
@@ -127,7 +127,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       rate: 60,
       aggregatorOutageSeconds: 3,
       faultAtSeconds: 0,
-      mysqlUrl: process.env.MYSQL_URL,
+      mysqlUrl: serverUrl(),
     });
     assertClean(report);
     assert.ok(report.summary.latencyMs.p50 >= 1000, `p50 ${report.summary.latencyMs.p50}`);
@@ -139,7 +139,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       orders: 40,
       rate: 80,
       retentionSeconds: 1,
-      mysqlUrl: process.env.MYSQL_URL,
+      mysqlUrl: serverUrl(),
     });
     assertClean(report);
     assert.equal(report.summary.purged, 40);
