@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { QueueSpec } from "../config/names";
-import { policyDocument } from "./iamDocuments";
+import { SQS_CONSUME_ACTIONS, policyDocument } from "./iamDocuments";
 import { RelayQueue } from "./relayQueue";
 
 export interface AggregatorArgs {
@@ -69,12 +69,7 @@ export class Aggregator extends pulumi.ComponentResource {
           {
             Sid: "ConsumeAggregatorOnly",
             Effect: "Allow",
-            Action: [
-              "sqs:ReceiveMessage",
-              "sqs:DeleteMessage",
-              "sqs:ChangeMessageVisibility",
-              "sqs:GetQueueAttributes",
-            ],
+            Action: SQS_CONSUME_ACTIONS,
             Resource: this.queue.arn,
           },
         ]),
@@ -107,12 +102,7 @@ export class Aggregator extends pulumi.ComponentResource {
         Sid: "DcConsumerReceives",
         Effect: "Allow",
         Principal: { AWS: this.dcConsumerRole.arn },
-        Action: [
-          "sqs:ReceiveMessage",
-          "sqs:DeleteMessage",
-          "sqs:ChangeMessageVisibility",
-          "sqs:GetQueueAttributes",
-        ],
+        Action: SQS_CONSUME_ACTIONS,
         Resource: this.queue.arn,
       },
       {

@@ -38,6 +38,14 @@ export function serviceTrustPolicy(
   ]);
 }
 
+/** What a consumer of a queue needs: receive, delete, extend visibility, read attributes. */
+export const SQS_CONSUME_ACTIONS: readonly string[] = [
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:ChangeMessageVisibility",
+  "sqs:GetQueueAttributes",
+];
+
 /** Lets a Lambda function write only to its own log group. */
 export function logWriteStatement(logGroupArn: pulumi.Input<string>): PolicyStatement {
   return {

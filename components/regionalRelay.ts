@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENV, QueueSpec, RegionNames } from "../config/names";
 import { RegionSettings, RelayConfig } from "../config/schema";
 import { AuroraCluster } from "./auroraCluster";
-import { policyDocument, serviceTrustPolicy } from "./iamDocuments";
+import { SQS_CONSUME_ACTIONS, policyDocument, serviceTrustPolicy } from "./iamDocuments";
 import { RelayNetwork } from "./network";
 import { RelayDatabase } from "./relayDatabase";
 import { RelayFunction } from "./relayFunction";
@@ -127,12 +127,7 @@ export class RegionalRelay extends pulumi.ComponentResource {
           {
             Sid: "ConsumeRegionalQueue",
             Effect: "Allow",
-            Action: [
-              "sqs:ReceiveMessage",
-              "sqs:DeleteMessage",
-              "sqs:ChangeMessageVisibility",
-              "sqs:GetQueueAttributes",
-            ],
+            Action: SQS_CONSUME_ACTIONS,
             Resource: this.queue.arn,
           },
           {
