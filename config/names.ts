@@ -154,14 +154,5 @@ export function queueSpecs(config: RelayConfig): RelayQueueSpecs {
   };
 }
 
-/** Environment variable names: the fixed contract between the program and the handlers. */
-export const LAMBDA_ENV = {
-  /** notify: URL of the regional queue. */
-  queueUrl: "QUEUE_URL",
-  /** forwarder: URL of the aggregator queue. */
-  aggregatorQueueUrl: "AGGREGATOR_QUEUE_URL",
-  /** forwarder: region of the aggregator queue (the SQS client is built for it). */
-  aggregatorRegion: "AGGREGATOR_REGION",
-  /** forwarder: "true" when the aggregator is FIFO (MessageGroupId + MessageDeduplicationId). */
-  aggregatorFifo: "AGGREGATOR_FIFO",
-} as const;
+// The handlers' environment variable names live with the handlers (no config import in bundles).
+export { LAMBDA_ENV } from "../lambda/lib/env";

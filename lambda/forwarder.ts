@@ -16,7 +16,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "./envelope";
-import { booleanEnv, requireEnv } from "./lib/env";
+import { LAMBDA_ENV, booleanEnv, requireEnv } from "./lib/env";
 import { createLogger, createMetrics, errorSummary, METRIC } from "./lib/observability";
 import { relayEntry } from "./lib/relay";
 import { createSqsClient, sendMessageBatchWithRetry, type RetryOptions } from "./lib/sqs";
@@ -167,9 +167,9 @@ let defaultHandler: ((event: SqsEvent) => Promise<SqsBatchResponse>) | undefined
 export async function handler(event: SqsEvent): Promise<SqsBatchResponse> {
   if (!defaultHandler) {
     defaultHandler = createForwarderHandler({
-      client: createSqsClient(requireEnv("AGGREGATOR_REGION")),
-      aggregatorQueueUrl: requireEnv("AGGREGATOR_QUEUE_URL"),
-      fifo: booleanEnv("AGGREGATOR_FIFO"),
+      client: createSqsClient(requireEnv(LAMBDA_ENV.aggregatorRegion)),
+      aggregatorQueueUrl: requireEnv(LAMBDA_ENV.aggregatorQueueUrl),
+      fifo: booleanEnv(LAMBDA_ENV.aggregatorFifo),
       logger: createLogger(FORWARDER_SERVICE),
       metrics: createMetrics(FORWARDER_SERVICE),
     });

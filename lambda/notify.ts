@@ -14,7 +14,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { InvalidEnvelopeError, parseEnvelope, toRelayMessage } from "./envelope";
-import { requireEnv } from "./lib/env";
+import { LAMBDA_ENV, requireEnv } from "./lib/env";
 import { createLogger, createMetrics, errorSummary, METRIC } from "./lib/observability";
 import { createSqsClient, sendMessageBatchWithRetry, type RetryOptions } from "./lib/sqs";
 import { relayEntry } from "./lib/relay";
@@ -130,7 +130,7 @@ export async function handler(event: unknown): Promise<NotifyResult> {
   if (!defaultHandler) {
     defaultHandler = createNotifyHandler({
       client: createSqsClient(),
-      queueUrl: requireEnv("QUEUE_URL"),
+      queueUrl: requireEnv(LAMBDA_ENV.queueUrl),
       logger: createLogger(NOTIFY_SERVICE),
       metrics: createMetrics(NOTIFY_SERVICE),
     });

@@ -17,7 +17,16 @@ export const SQS_BATCH_LIMIT = 10;
 
 /** An SQS client for `region` (default: the SDK's own resolution, i.e. AWS_REGION). */
 export function createSqsClient(region?: string): SQSClient {
-  return new SQSClient(region ? { region } : {});
+  // With an explicit SQS endpoint (AWS_ENDPOINT_URL_SQS: a local or private endpoint), every call
+  // goes there — even for queue URLs on sqs.<region>.amazonaws.com, which the SDK would otherwise
+  // prefer (useQueueUrlAsEndpoint). Without it the SDK's defaults apply unchanged.
+  const explicitEndpoint = Boolean(
+    process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL,
+  );
+  return new SQSClient({
+    ...(region ? { region } : {}),
+    ...(explicitEndpoint ? { useQueueUrlAsEndpoint: false } : {}),
+  });
 }
 
 export interface RetryOptions {
