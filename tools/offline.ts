@@ -54,6 +54,8 @@ export interface RunOptions {
   readonly relay: Record<string, unknown>;
   /** Other namespaced values (e.g. `aws:defaultTags`). */
   readonly other?: Record<string, unknown>;
+  /** The program module to run. @default - the project's index.ts */
+  readonly program?: string;
 }
 
 /** A deterministic hex id per (type, name, region): realistic and stable across runs. */
@@ -319,6 +321,12 @@ function resolveDeep(value: unknown): Promise<unknown> {
   return new Promise((resolve) => output.apply((resolved) => resolve(resolved)));
 }
 
+function describeFailure(failure: unknown): string {
+  if (!(failure instanceof Error)) return String(failure);
+  const cause = (failure as Error & { cause?: unknown }).cause;
+  return cause ? `${failure.message} (${describeFailure(cause)})` : failure.message;
+}
+
 let running = false;
 
 /**
@@ -349,7 +357,13 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
         },
         call: (args) => {
           invokes.push({ token: args.token, inputs: args.inputs, provider: args.provider });
-          return mockInvoke(args);
+          try {
+            return mockInvoke(args);
+          } catch (error) {
+            // The runtime re-wraps the error and loses this message: keep it for the report.
+            failures.unshift(error);
+            throw error;
+          }
         },
       },
       PROJECT,
@@ -396,8 +410,9 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
       });
     };
 
-    delete require.cache[require.resolve(PROGRAM)];
-    const program = require(PROGRAM) as Record<string, unknown>;
+    const programPath = options.program ?? PROGRAM;
+    delete require.cache[require.resolve(programPath)];
+    const program = require(programPath) as Record<string, unknown>;
     const waitForRPCs = (pulumi.runtime as any).waitForRPCs as () => Promise<void>;
     await waitForRPCs();
     const outputs = (await resolveDeep({ ...program })) as Record<string, unknown>;
@@ -405,8 +420,11 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
     // Let rejected promises surface before judging the run.
     await new Promise((resolve) => setImmediate(resolve));
     if (failures.length > 0) {
+      // Serialisation errors wrap their cause with an empty message: report every failure.
+      const messages = [...new Set(failures.map(describeFailure))];
       const first = failures[0];
-      throw first instanceof Error ? first : new Error(String(first));
+      if (messages.length === 1 && first instanceof Error) throw first;
+      throw new Error(`offline run failed:\n  ${messages.join("\n  ")}`);
     }
 
     // Regions of components and of non-AWS resources (mysql, random, command): from the parent.

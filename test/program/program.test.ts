@@ -588,6 +588,28 @@ describe("offline engine guarantees", () => {
     );
   });
 
+  it("fails a run that registers a duplicate URN (the mock monitor would overwrite it)", async () => {
+    await assert.rejects(
+      runOffline({
+        stack: "dev",
+        relay: {},
+        program: path.join(__dirname, "..", "fixtures", "duplicate-urn.ts"),
+      }),
+      /duplicate URN urn:pulumi:dev::order-relay::aws:sqs\/queue:Queue::same-name/,
+    );
+  });
+
+  it("fails a run whose program calls an unmocked invoke", async () => {
+    await assert.rejects(
+      runOffline({
+        stack: "dev",
+        relay: {},
+        program: path.join(__dirname, "..", "fixtures", "unmocked-invoke.ts"),
+      }),
+      /unmocked invoke aws:ec2\/getVpc:getVpc/,
+    );
+  });
+
   it("throws on an unmocked invoke", () => {
     assert.throws(
       () => mockInvoke({ token: "aws:ec2/getVpc:getVpc", inputs: {} }),
