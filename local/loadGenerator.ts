@@ -20,12 +20,16 @@ export interface LoadGeneratorOptions {
   /** Orders per second (over all regions). */
   readonly rate: number;
   readonly onInserted?: (order: InsertedOrder) => void;
+  /** INSERTs outstanding at once (over all regions). @default 16 */
+  readonly maxInFlight?: number;
 }
 
 export interface LoadGenerator {
   readonly inserted: InsertedOrder[];
   /** Insert attempts that failed and were retried (database unavailable). */
   readonly retries: () => number;
+  /** Orders per second actually inserted (first due time to last INSERT done). */
+  readonly achievedRate: () => number;
   readonly done: Promise<void>;
   stop(): Promise<void>;
 }
@@ -37,6 +41,7 @@ export function startLoadGenerator(options: LoadGeneratorOptions): LoadGenerator
   let retries = 0;
   let running = true;
   const started = Date.now();
+  let finishedAt: number | undefined;
   const interval = 1000 / Math.max(options.rate, 0.001);
 
   async function insertOne(pool: mysql.Pool, region: string, item: string): Promise<number> {
@@ -66,28 +71,43 @@ export function startLoadGenerator(options: LoadGeneratorOptions): LoadGenerator
     }
   }
 
+  // Orders are issued on schedule, not one after the other: a slow INSERT (a busy server) must not
+  // lower the offered rate. At most `maxInFlight` INSERTs wait at once (a storefront's connection
+  // pool); beyond that the generator falls behind schedule, which `achievedRate` shows.
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+  const inFlight = new Set<Promise<void>>();
+  let failed = false;
   const done = (async () => {
-    for (let n = 0; n < options.orders && running; n++) {
+    for (let n = 0; n < options.orders && running && !failed; n++) {
       const due = started + n * interval;
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
-      if (!running) break;
+      while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      if (!running || failed) break;
       const target = options.regions[n % options.regions.length]!;
       const item = `o-${target.region}-${n}`;
-      try {
-        const rowId = await insertOne(target.pool, target.region, item);
-        const order = { region: target.region, rowId, item, insertedAt: Date.now() };
-        inserted.push(order);
-        options.onInserted?.(order);
-      } catch {
-        break;
-      }
+      const p = insertOne(target.pool, target.region, item).then(
+        (rowId) => {
+          const order = { region: target.region, rowId, item, insertedAt: Date.now() };
+          inserted.push(order);
+          options.onInserted?.(order);
+        },
+        () => {
+          failed = true;
+        },
+      );
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
     }
+    await Promise.all(inFlight);
+    finishedAt = Date.now();
   })();
 
   return {
     inserted,
     retries: () => retries,
+    achievedRate: () =>
+      inserted.length / Math.max(((finishedAt ?? Date.now()) - started) / 1000, 0.001),
     done,
     async stop() {
       running = false;

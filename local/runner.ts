@@ -5,8 +5,10 @@
  * source stand-in → real forwarder → aggregator queue → real DC consumer → `dc.relay_rows`.
  * A load generator plays the storefront; faults are injected at the named hops.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import * as path from "node:path";
+import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import mysql from "mysql2/promise";
@@ -16,6 +18,8 @@ import { startDcConsumer } from "../dc/consumer";
 import { ensureDcSchema } from "../dc/consumer";
 import { createForwarderHandler } from "../lambda/forwarder";
 import { createNotifyHandler } from "../lambda/notify";
+import { parseEnvelope, toRelayMessage } from "../lambda/envelope";
+import { relayEntry } from "../lambda/lib/relay";
 import type { SqsEvent } from "../lambda/lib/sqs-event";
 import { migrate } from "../sql/migrate";
 import { startPrivateMariaDb, type PrivateMariaDb } from "../tools/mariadb";
@@ -59,6 +63,26 @@ export interface RunOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Delays before Lambda's two async retries (AWS: ~1 and ~2 minutes). @default [1000, 2000] */
   readonly lambdaRetryDelaysMs?: readonly number[];
+  /** Concurrent pollers per regional queue (Lambda's event source mapping scales pollers). @default 2 */
+  readonly pollersPerQueue?: number;
+  /** DC consumer instances reading the aggregator queue. @default 3 */
+  readonly dcConsumers?: number;
+  /**
+   * Run each DC consumer as its own process (`dc/cli.ts`, as it runs in the DC) instead of inside
+   * the runner: on a small machine it then gets its own share of CPU. @default false
+   */
+  readonly dcInProcesses?: boolean;
+  /** Extra mariadbd arguments for the runner's own server (e.g. a flush policy). */
+  readonly mariadbArgs?: readonly string[];
+  /** INSERTs the load generator keeps outstanding. @default 16 */
+  readonly loadInFlight?: number;
+  /**
+   * Benchmarks only: run the seed article's design through the same harness. `triggerSql`
+   * (applied after the migration) makes the trigger call lambda_async once per row; the function
+   * then sends one SendMessage per record straight to the aggregator queue (no regional queue, no
+   * forwarder), and the DC consumer receives and deletes one message per call.
+   */
+  readonly seedDesign?: { readonly triggerSql: string };
   readonly onProgress?: (progress: Progress) => void;
   readonly progressIntervalMs?: number;
   readonly log?: (line: string) => void;
@@ -118,6 +142,12 @@ export interface RunReport {
     readonly notify: { invocations: number; failures: number; toOnFailure: number };
     readonly forwarder: { invocations: number; failures: number };
     readonly sqsCalls: Record<string, number>;
+    /** The harness's own SQS calls (queue set-up, progress monitoring): not in sqsCallsPerOrder. */
+    readonly harnessSqsCalls: Record<string, number>;
+    /** Orders/s the load generator actually inserted. */
+    readonly loadAchievedRate: number;
+    /** First INSERT to last arrival at the DC (ms). */
+    readonly deliverySpanMs: number;
     readonly redriven: { moved: number; reinvoked: number };
     readonly dlqAtEnd: Record<string, number>;
     readonly orderDataLeft: number;
@@ -178,6 +208,93 @@ function silentMetrics(service: string): Metrics {
   }
 }
 
+/** DC consumers as child processes running `dc/cli.ts` against the local SQS endpoint. */
+function startDcProcesses(o: {
+  count: number;
+  endpoint: string;
+  region: string;
+  queueUrl: string;
+  mysqlUrl: string;
+  visibilitySeconds: number;
+  maxMessages: number;
+}): { stop(): Promise<void> } {
+  const tsx = path.join(__dirname, "..", "node_modules", "tsx", "dist", "cli.mjs");
+  const cli = path.join(__dirname, "..", "dc", "cli.ts");
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < o.count; i++) {
+    children.push(
+      spawn(
+        process.execPath,
+        [
+          tsx,
+          cli,
+          "--queue-url",
+          o.queueUrl,
+          "--mysql-url",
+          o.mysqlUrl,
+          "--region",
+          o.region,
+          "--wait-seconds",
+          "1",
+          "--visibility-seconds",
+          String(o.visibilitySeconds),
+          "--max-messages",
+          String(o.maxMessages),
+          "--skip-schema",
+        ],
+        {
+          stdio: "ignore",
+          env: {
+            ...process.env,
+            AWS_ENDPOINT_URL_SQS: o.endpoint,
+            AWS_ACCESS_KEY_ID: "local",
+            AWS_SECRET_ACCESS_KEY: "local",
+            AWS_REGION: o.region,
+            POWERTOOLS_LOG_LEVEL: "ERROR",
+            TZ: "UTC",
+          },
+        },
+      ),
+    );
+  }
+  return {
+    stop: () =>
+      Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+              child.once("exit", () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              child.kill("SIGTERM");
+            }),
+        ),
+      ).then(() => undefined),
+  };
+}
+
+/**
+ * The seed article's Lambda (benchmarks only): one SendMessage per record, straight to the one
+ * queue the DC reads (here the aggregator queue, with the relay's FIFO ids so dedup still holds).
+ */
+function seedNotify(
+  client: import("@aws-sdk/client-sqs").SQSClient,
+  queueUrl: string,
+  fifo: boolean,
+): (payload: unknown) => Promise<unknown> {
+  return async (payload: unknown) => {
+    const envelope = parseEnvelope(payload);
+    for (const record of envelope.records) {
+      const entry = relayEntry(toRelayMessage(envelope.region, record), { fifo });
+      await client.send(new SendMessageCommand({ QueueUrl: queueUrl, ...entry }));
+    }
+    return { enqueued: envelope.records.length };
+  };
+}
+
 export class InjectedFault extends Error {
   constructor(where: string) {
     super(`injected fault (${where})`);
@@ -204,7 +321,10 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
     let serverUrl = options.mysqlUrl;
     if (!serverUrl) {
       log("starting a private MariaDB (event_scheduler=ON)…");
-      db = await startPrivateMariaDb({ eventScheduler: true });
+      db = await startPrivateMariaDb({
+        eventScheduler: true,
+        extraArgs: [...(options.mariadbArgs ?? [])],
+      });
       const ownDb = db;
       cleanup.push(() => ownDb.stop());
       serverUrl = db.url;
@@ -246,6 +366,17 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         purgeIntervalMinutes: config.purgeIntervalMinutes,
         localLambda: true,
       });
+      if (options.seedDesign) {
+        const c = await mysql.createConnection({
+          uri: urlWithDatabase(serverUrl, dbName(region)),
+          multipleStatements: true,
+        });
+        try {
+          await c.query(options.seedDesign.triggerSql);
+        } finally {
+          await c.end();
+        }
+      }
       const pool = makePool(urlWithDatabase(serverUrl, dbName(region)));
       regionPools[region] = pool;
       cleanup.push(() => pool.end());
@@ -274,7 +405,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
     });
     cleanup.push(() => sqs.close());
     const specs = queueSpecs(config);
-    const admin2 = sqs.client(config.aggregator.region);
+    const admin2 = sqs.client(config.aggregator.region, { harness: true });
     const queues = await createQueuesFromSpecs(admin2, specs, (spec) =>
       spec.redrive ? { VisibilityTimeout: String(visibility) } : undefined,
     );
@@ -301,12 +432,18 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       retryDelaysMs: options.lambdaRetryDelaysMs ?? [1000, 2000],
       regions: regions.map((region) => {
         const client = sqs.client(region);
-        const notify = createNotifyHandler({
-          client,
-          queueUrl: queues.regions[region]!.queue.url,
-          logger: silentLogger("order-relay-notify"),
-          metrics: silentMetrics("order-relay-notify"),
-        });
+        const notify = options.seedDesign
+          ? seedNotify(
+              sqs.client(config.aggregator.region),
+              queues.aggregator.queue.url,
+              config.aggregator.fifo,
+            )
+          : createNotifyHandler({
+              client,
+              queueUrl: queues.regions[region]!.queue.url,
+              logger: silentLogger("order-relay-notify"),
+              metrics: silentMetrics("order-relay-notify"),
+            });
         return {
           region,
           functionArn: functionArn(region),
@@ -330,6 +467,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
     // 5. The forwarder behind the event-source stand-in (batch 10, partial failures).
     const forwarderStats = { invocations: 0, failures: 0 };
     const aggregatorClient = sqs.client(config.aggregator.region);
+    const pollers = options.seedDesign ? 0 : Math.max(1, options.pollersPerQueue ?? 2);
     for (const region of regions) {
       const forwarder = createForwarderHandler({
         client: aggregatorClient,
@@ -338,41 +476,66 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         logger: silentLogger("order-relay-forwarder"),
         metrics: silentMetrics("order-relay-forwarder"),
       });
-      const source = startEventSource({
-        client: sqs.client(region),
-        queueUrl: queues.regions[region]!.queue.url,
-        queueArn: queues.regions[region]!.queue.arn,
-        awsRegion: region,
-        batchSize: config.forwarder.batchSize,
-        waitTimeSeconds: 1,
-        handler: async (event: SqsEvent) => {
-          forwarderStats.invocations++;
-          try {
-            const roll = failRate > 0 ? random() : 1;
-            if (roll < failRate / 2) throw new InjectedFault("forwarder, before sending");
-            const response = await forwarder(event);
-            if (roll < failRate) throw new InjectedFault("forwarder, after sending");
-            return response;
-          } catch (error) {
-            forwarderStats.failures++;
-            throw error;
-          }
-        },
-      });
-      cleanup.push(() => source.stop());
+      for (let poller = 0; poller < pollers; poller++) {
+        const source = startEventSource({
+          client: sqs.client(region),
+          queueUrl: queues.regions[region]!.queue.url,
+          queueArn: queues.regions[region]!.queue.arn,
+          awsRegion: region,
+          batchSize: config.forwarder.batchSize,
+          waitTimeSeconds: 1,
+          handler: async (event: SqsEvent) => {
+            forwarderStats.invocations++;
+            try {
+              const roll = failRate > 0 ? random() : 1;
+              if (roll < failRate / 2) throw new InjectedFault("forwarder, before sending");
+              const response = await forwarder(event);
+              if (roll < failRate) throw new InjectedFault("forwarder, after sending");
+              return response;
+            } catch (error) {
+              forwarderStats.failures++;
+              throw error;
+            }
+          },
+        });
+        cleanup.push(() => source.stop());
+      }
     }
 
-    // 6. The real DC consumer.
-    const consumer = startDcConsumer({
-      client: aggregatorClient,
-      queueUrl: queues.aggregator.queue.url,
-      pool: dcPool,
-      waitTimeSeconds: 1,
-      visibilityTimeoutSeconds: Math.max(visibility, 5),
-      ensureSchema: false,
-      logger: silentLogger("order-relay-dc-consumer"),
-    });
-    cleanup.push(() => consumer.stop());
+    // 6. The real DC consumer (several instances: the per-row FIFO groups allow that).
+    const dcCount = Math.max(1, options.dcConsumers ?? 3);
+    if (options.dcInProcesses) {
+      const children = startDcProcesses({
+        count: dcCount,
+        endpoint: sqs.endpoint,
+        region: config.aggregator.region,
+        queueUrl: queues.aggregator.queue.url,
+        mysqlUrl: urlWithDatabase(serverUrl, dcName),
+        visibilitySeconds: Math.max(visibility, 5),
+        maxMessages: options.seedDesign ? 1 : 10,
+      });
+      cleanup.push(() => children.stop());
+      // Ready when every process has made its first receive.
+      const readyBy = Date.now() + 15_000;
+      while (
+        (sqs.callsByQueue()[queues.aggregator.queue.name]?.ReceiveMessage ?? 0) < dcCount &&
+        Date.now() < readyBy
+      )
+        await sleep(100);
+    }
+    for (let i = 0; i < (options.dcInProcesses ? 0 : dcCount); i++) {
+      const consumer = startDcConsumer({
+        client: aggregatorClient,
+        queueUrl: queues.aggregator.queue.url,
+        pool: dcPool,
+        waitTimeSeconds: 1,
+        visibilityTimeoutSeconds: Math.max(visibility, 5),
+        ensureSchema: false,
+        logger: silentLogger("order-relay-dc-consumer"),
+        ...(options.seedDesign ? { maxMessages: 1 } : {}),
+      });
+      cleanup.push(() => consumer.stop());
+    }
 
     // 7. Events: the server's event scheduler, or the runner on the same cadence.
     let driving = true;
@@ -387,7 +550,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         while (driving && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
       }
     };
-    if (!eventsOn) drivers.push(drive("CALL relay_dispatch()", 1000));
+    if (!eventsOn && !options.seedDesign) drivers.push(drive("CALL relay_dispatch()", 1000));
     if (!eventsOn || options.retentionSeconds !== undefined) {
       // The purge event's shortest schedule is 1 minute: with a shortened retention the runner
       // also calls relay_purge() every second so the purge is visible within the run.
@@ -467,6 +630,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       regions: regions.map((region) => ({ region, pool: regionPools[region]! })),
       orders: options.orders,
       rate: options.rate,
+      maxInFlight: options.loadInFlight,
     });
     cleanup.push(() => load.stop());
 
@@ -510,17 +674,29 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         return undefined;
       }
     };
-    const dcRows = async (): Promise<Map<string, Set<number>> | undefined> => {
+    // Rows at the DC: the progress loop reads only rows received since its last read (with a
+    // 10 s overlap for transactions that committed late); the final count reads them all.
+    const dcSeen = new Map<string, Set<number>>();
+    let dcSince: string | undefined;
+    const dcRows = async (full = false): Promise<Map<string, Set<number>> | undefined> => {
       try {
-        const [rows] = await dcPool.query<mysql.RowDataPacket[]>(
-          "SELECT region, row_id FROM relay_rows",
+        const [[mark]] = await dcPool.query<mysql.RowDataPacket[]>(
+          "SELECT DATE_FORMAT(NOW(6) - INTERVAL 10 SECOND, '%Y-%m-%d %H:%i:%s.%f') AS s",
         );
-        const map = new Map<string, Set<number>>();
+        const since = full ? undefined : dcSince;
+        const [rows] = await dcPool.query<mysql.RowDataPacket[]>(
+          since === undefined
+            ? "SELECT region, row_id FROM relay_rows"
+            : "SELECT region, row_id FROM relay_rows WHERE received_at >= ?",
+          since === undefined ? [] : [since],
+        );
+        const map = full ? new Map<string, Set<number>>() : dcSeen;
         for (const row of rows) {
           const set = map.get(String(row.region)) ?? new Set<number>();
           set.add(Number(row.row_id));
           map.set(String(row.region), set);
         }
+        if (!full) dcSince = String(mark!.s);
         return map;
       } catch {
         return undefined;
@@ -641,11 +817,14 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
     const [dcStats] = await dcPool.query<mysql.RowDataPacket[]>(
       `SELECT COUNT(*) AS n, COALESCE(SUM(deliveries - 1), 0) AS dup FROM relay_rows`,
     );
+    const [lastArrival] = await dcPool.query<mysql.RowDataPacket[]>(
+      "SELECT UNIX_TIMESTAMP(MAX(received_at)) * 1000 AS at FROM relay_rows",
+    );
     const [latencies] = await dcPool.query<mysql.RowDataPacket[]>(
       "SELECT TIMESTAMPDIFF(MICROSECOND, occurred_at, received_at) / 1000 AS ms FROM relay_rows ORDER BY ms",
     );
     const sorted = latencies.map((r) => Math.max(0, Number(r.ms)));
-    const atDc = (await dcRows()) ?? lastAtDc;
+    const atDc = (await dcRows(true)) ?? lastAtDc;
     const inserted: InsertedOrder[] = load.inserted;
     const missing: Missing[] = [];
     for (const r of progress.regions) {
@@ -723,6 +902,9 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         },
         forwarder: forwarderStats,
         sqsCalls: calls,
+        harnessSqsCalls: sqs.harnessCalls(),
+        loadAchievedRate: Math.round(load.achievedRate() * 10) / 10,
+        deliverySpanMs: Math.max(0, Math.round(Number(lastArrival[0]?.at ?? 0) - firstInsert)),
         redriven,
         dlqAtEnd,
         orderDataLeft,

@@ -55,15 +55,20 @@ export interface LocalSqs {
   /** http://127.0.0.1:<port> — set it as AWS_ENDPOINT_URL_SQS or pass as `endpoint`. */
   readonly endpoint: string;
   readonly port: number;
-  /** Calls per action since start or the last `resetCalls()`. */
+  /** Calls per action since start or the last `resetCalls()` (harness clients' calls excluded). */
   calls(): Record<string, number>;
+  /** Calls per action made by harness clients (`client(region, { harness: true })`). */
+  harnessCalls(): Record<string, number>;
   /** Calls per queue name, then per action. */
   callsByQueue(): Record<string, Record<string, number>>;
   resetCalls(): void;
   /** Installs (or with undefined removes) a fault hook consulted for every request. */
   setFault(hook: FaultHook | undefined): void;
-  /** An SDK client pointed at this server with dummy credentials. */
-  client(region?: string): SQSClient;
+  /**
+   * An SDK client pointed at this server with dummy credentials. `harness: true` marks its calls
+   * (queue set-up, progress monitoring) so they are counted apart from the system under test.
+   */
+  client(region?: string, options?: { harness?: boolean }): SQSClient;
   close(): Promise<void>;
 }
 
@@ -82,6 +87,12 @@ export interface StartLocalSqsOptions {
    */
   readonly emulateFifoDedupWindow?: boolean;
 }
+
+/** Request header that marks a harness client's call (not counted in `calls()`). */
+const HARNESS_HEADER = "x-local-sqs-harness";
+
+/** How often a waiting long poll re-checks its queue when no send woke it (ms). */
+const LONG_POLL_RECHECK_MS = 100;
 
 /** SQS FIFO deduplication interval. */
 export const FIFO_DEDUP_WINDOW_MS = 5 * 60 * 1000;
@@ -139,6 +150,7 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
     emulateLazyQueues: false,
   });
   const counts = new Map<string, number>();
+  const harnessCounts = new Map<string, number>();
   const byQueue = new Map<string, Map<string, number>>();
   let fault: FaultHook | undefined;
   const sockets = new Set<import("net").Socket>();
@@ -155,6 +167,30 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
     }
     return hit;
   };
+  // Long polls waiting on a queue: woken by a send to it (AWS answers a long poll as soon as a
+  // message arrives), else re-checked every LONG_POLL_RECHECK_MS (visibility timeouts expiring).
+  const waiters = new Map<string, Set<() => void>>();
+  const wake = (queue: string | undefined) => {
+    const set = queue ? waiters.get(queue) : undefined;
+    if (!set) return;
+    waiters.delete(queue!);
+    for (const resolve of set) resolve();
+  };
+  const waitForSend = (queue: string | undefined, ms: number) =>
+    new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined = undefined;
+      const done = () => {
+        clearTimeout(timer);
+        waiters.get(queue ?? "")?.delete(done);
+        resolve();
+      };
+      timer = setTimeout(done, ms);
+      if (queue) {
+        const set = waiters.get(queue) ?? new Set<() => void>();
+        set.add(done);
+        waiters.set(queue, set);
+      }
+    });
   const md5 = (text: unknown) =>
     createHash("md5")
       .update(String(text ?? ""))
@@ -179,7 +215,9 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
         body = Object.fromEntries(params.entries());
       }
       const queueName = queueNameOf(body.QueueUrl);
-      counts.set(action, (counts.get(action) ?? 0) + 1);
+      if (req.headers[HARNESS_HEADER] !== undefined) {
+        harnessCounts.set(action, (harnessCounts.get(action) ?? 0) + 1);
+      } else counts.set(action, (counts.get(action) ?? 0) + 1);
       if (queueName) {
         const perQueue = byQueue.get(queueName) ?? new Map<string, number>();
         perQueue.set(action, (perQueue.get(action) ?? 0) + 1);
@@ -307,7 +345,7 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
             res.end(answer.body);
             return;
           }
-          await new Promise((r) => setTimeout(r, 20));
+          await waitForSend(queueName, Math.min(LONG_POLL_RECHECK_MS, deadline - Date.now()));
         }
       }
       if (injectedFailures.length > 0 || dedupQueue) {
@@ -346,6 +384,8 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
         };
       }
       await requestHandler(replay, res);
+      if (action.startsWith("SendMessage") || action.startsWith("ChangeMessageVisibility"))
+        wake(queueName);
     } catch (error) {
       if (!res.headersSent) res.statusCode = 500;
       res.end(JSON.stringify({ __type: "InternalError", message: String(error) }));
@@ -364,21 +404,35 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
     endpoint,
     port,
     calls: () => Object.fromEntries(counts),
+    harnessCalls: () => Object.fromEntries(harnessCounts),
     callsByQueue: () =>
       Object.fromEntries([...byQueue].map(([name, m]) => [name, Object.fromEntries(m)])),
     resetCalls: () => {
       counts.clear();
+      harnessCounts.clear();
       byQueue.clear();
     },
     setFault: (hook) => {
       fault = hook;
     },
-    client: (region = "us-east-1") =>
-      new SQSClient({
+    client: (region = "us-east-1", clientOptions = {}) => {
+      const client = new SQSClient({
         region,
         endpoint,
         credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      }),
+      });
+      if (clientOptions.harness) {
+        client.middlewareStack.add(
+          (next) => async (args) => {
+            const request = args.request as { headers?: Record<string, string> };
+            if (request.headers) request.headers[HARNESS_HEADER] = "1";
+            return next(args);
+          },
+          { step: "build", name: "localSqsHarnessHeader" },
+        );
+      }
+      return client;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
