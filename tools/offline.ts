@@ -338,6 +338,13 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
   if (running)
     throw new Error("offline engine: runs must not overlap (the Pulumi runtime is global)");
   running = true;
+  // The runtime captures `new Error().stack` for every resource promise; formatting those frames
+  // (mapped through tsx's source maps) was about half of a 20-region run. Errors keep their
+  // messages; OFFLINE_STACK_TRACE_LIMIT=50 brings full stacks back when debugging the program.
+  const sourceMaps = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled ?? false;
+  process.setSourceMapsEnabled(false);
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Number(process.env.OFFLINE_STACK_TRACE_LIMIT ?? 3);
   const resources: RecordedResource[] = [];
   const invokes: RecordedInvoke[] = [];
   const failures: unknown[] = [];
@@ -446,6 +453,8 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
     return { stack: options.stack, resources, invokes, outputs };
   } finally {
     process.off("unhandledRejection", onRejection);
+    process.setSourceMapsEnabled(sourceMaps);
+    Error.stackTraceLimit = stackTraceLimit;
     running = false;
   }
 }
