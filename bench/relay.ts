@@ -5,7 +5,7 @@
  * monitoring calls apart), Lambda invocations at the local Lambda service and the event-source
  * stand-in.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { readStackFile, stackFilePath } from "../config/load";
 import { parseConfig, type RelayConfig } from "../config/schema";
@@ -23,6 +23,10 @@ export function prodConfig(): RelayConfig {
  * INSERTs (16 in flight) near 700/s before any relay work; Aurora commits to its replicated
  * storage, not to a local fsync. Figure 1 is measured under both policies.
  */
+/** DC consumer processes and event-source pollers per regional queue in the benchmark runs. */
+export const DC_CONSUMERS = 3;
+export const POLLERS_PER_QUEUE = 2;
+
 export const BENCH_MARIADB_ARGS = ["--innodb-flush-log-at-trx-commit=2"];
 
 export interface RelayPoint {
@@ -41,8 +45,12 @@ export interface RelayPoint {
   readonly insertedPerSecond: number;
   /** Delivered orders / (first INSERT → last arrival at the DC). */
   readonly deliveredPerSecond: number;
+  /** Arrival rate at the DC between 20 % and 90 % of the orders delivered (steady state). */
+  readonly steadyDeliveredPerSecond: number;
   readonly sqsCalls: Record<string, number>;
   readonly sqsCallsPerOrder: number;
+  /** Long polls that returned nothing (included in sqsCallsPerOrder), per order. */
+  readonly idleReceivesPerOrder: number;
   readonly notifyInvocations: number;
   readonly forwarderInvocations: number;
   readonly invocationsPerOrder: number;
@@ -54,6 +62,55 @@ export interface RelayPoint {
   readonly machineCpuMsPerOrder: number;
   /** The runner process alone (SQS server, Lambdas, event sources, load generator), ms/order. */
   readonly runnerCpuMsPerOrder: number;
+  /**
+   * Steady state: machine CPU-ms per order delivered while the load ran (between 20 % and 90 % of
+   * the orders at the DC; set-up and start-up excluded), and the runner's share of it.
+   */
+  readonly marginalCpuMsPerOrder: number;
+  readonly marginalRunnerCpuMsPerOrder: number;
+  /** Machine busy share in that window (0..1). */
+  readonly marginalBusy: number;
+  /** Steady-state CPU-ms per order by process kind (runner, mariadb, dc, other). */
+  readonly marginalByProcess: Record<string, number>;
+}
+
+/** CPU time (ms) of this process's descendants, by kind (mariadb, dc consumer, other). */
+function childrenCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const procs = new Map<number, { ppid: number; ms: number; cmd: string }>();
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+        const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        procs.set(Number(entry), {
+          ppid: Number(rest[1]),
+          ms: ((Number(rest[11]) + Number(rest[12])) * 1000) / 100,
+          cmd,
+        });
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    return out; // not Linux
+  }
+  for (const [pid, info] of procs) {
+    // Walk up to our direct child: its command line names the component.
+    let child = pid;
+    let parent = info.ppid;
+    while (parent !== process.pid && procs.has(parent)) {
+      child = parent;
+      parent = procs.get(parent)!.ppid;
+    }
+    if (parent !== process.pid) continue;
+    const cmd = procs.get(child)!.cmd;
+    const kind = cmd.includes("mariadbd") ? "mariadb" : cmd.includes("dc/cli.ts") ? "dc" : "other";
+    out[kind] = (out[kind] ?? 0) + info.ms;
+  }
+  return out;
 }
 
 /** Busy and total CPU time of the machine so far (ms), from /proc/stat. */
@@ -70,12 +127,26 @@ function machineCpu(): { busy: number; total: number } {
   }
 }
 
+interface Sample {
+  readonly at: number;
+  readonly children: Record<string, number>;
+  readonly atDc: number;
+  readonly busy: number;
+  readonly total: number;
+  readonly runner: number;
+}
+
 function point(
   design: "relay" | "seed",
   offered: number,
   report: RunReport,
   cpu: { machineBusyMs: number; machineTotalMs: number; runnerMs: number },
+  samples: readonly Sample[],
 ): RelayPoint {
+  const target = (f: number) => samples.find((x) => x.atDc >= f * report.summary.inserted);
+  const a = target(0.2);
+  const b = target(0.9);
+  const window = a && b && b.atDc > a.atDc ? { a, b } : undefined;
   const s = report.summary;
   const d = report.details;
   const n = Math.max(s.inserted, 1);
@@ -94,8 +165,15 @@ function point(
     p99: s.latencyMs.p99,
     insertedPerSecond: d.loadAchievedRate,
     deliveredPerSecond: round(s.delivered / Math.max(d.deliverySpanMs / 1000, 0.001), 1),
+    steadyDeliveredPerSecond: window
+      ? round(
+          (window.b.atDc - window.a.atDc) / Math.max((window.b.at - window.a.at) / 1000, 0.001),
+          1,
+        )
+      : NaN,
     sqsCalls: d.sqsCalls,
     sqsCallsPerOrder: round(calls / n, 3),
+    idleReceivesPerOrder: round(d.idleReceives / n, 3),
     notifyInvocations: d.notify.invocations,
     forwarderInvocations: d.forwarder.invocations,
     invocationsPerOrder: round((d.notify.invocations + d.forwarder.invocations) / n, 3),
@@ -104,6 +182,25 @@ function point(
     machineBusy: round(cpu.machineBusyMs / Math.max(cpu.machineTotalMs, 1), 3),
     machineCpuMsPerOrder: round(cpu.machineBusyMs / Math.max(s.delivered, 1), 3),
     runnerCpuMsPerOrder: round(cpu.runnerMs / Math.max(s.delivered, 1), 3),
+    marginalCpuMsPerOrder: window
+      ? round((window.b.busy - window.a.busy) / (window.b.atDc - window.a.atDc), 3)
+      : NaN,
+    marginalRunnerCpuMsPerOrder: window
+      ? round((window.b.runner - window.a.runner) / (window.b.atDc - window.a.atDc), 3)
+      : NaN,
+    marginalByProcess: window
+      ? Object.fromEntries(
+          [
+            ["runner", window.b.runner - window.a.runner] as const,
+            ...Object.keys(window.b.children).map(
+              (k) => [k, (window.b.children[k] ?? 0) - (window.a.children[k] ?? 0)] as const,
+            ),
+          ].map(([k, v]) => [k, round(v / (window.b.atDc - window.a.atDc), 3)]),
+        )
+      : {},
+    marginalBusy: window
+      ? round((window.b.busy - window.a.busy) / Math.max(window.b.total - window.a.total, 1), 3)
+      : NaN,
   };
 }
 
@@ -115,11 +212,27 @@ export async function relayRun(options: {
 }): Promise<RelayPoint> {
   const before = machineCpu();
   const runnerBefore = process.cpuUsage();
+  const samples: Sample[] = [];
   const report = await runRelay({
+    progressIntervalMs: 250,
+    onProgress: (progress) => {
+      const m = machineCpu();
+      const u = process.cpuUsage();
+      samples.push({
+        at: Date.now(),
+        children: childrenCpu(),
+        atDc: progress.regions.reduce((n, r) => n + r.atDc, 0),
+        busy: m.busy,
+        total: m.total,
+        runner: (u.user + u.system) / 1000,
+      });
+    },
     config: prodConfig(),
     orders: options.orders,
     rate: options.rate,
     dcInProcesses: true,
+    dcConsumers: Number(process.env.BENCH_DC ?? DC_CONSUMERS),
+    pollersPerQueue: Number(process.env.BENCH_POLLERS ?? POLLERS_PER_QUEUE),
     mariadbArgs: BENCH_MARIADB_ARGS,
     timeoutSeconds: Math.max(120, (options.orders / options.rate) * 6),
     ...(options.design === "seed"
@@ -132,17 +245,24 @@ export async function relayRun(options: {
   });
   const after = machineCpu();
   const runner = process.cpuUsage(runnerBefore);
-  const p = point(options.design, options.rate, report, {
-    machineBusyMs: after.busy - before.busy,
-    machineTotalMs: after.total - before.total,
-    runnerMs: (runner.user + runner.system) / 1000,
-  });
+  const p = point(
+    options.design,
+    options.rate,
+    report,
+    {
+      machineBusyMs: after.busy - before.busy,
+      machineTotalMs: after.total - before.total,
+      runnerMs: (runner.user + runner.system) / 1000,
+    },
+    samples,
+  );
   options.log(
     `  ${p.design} @${p.offered}/s: ${p.delivered}/${p.inserted} delivered (lost ${p.lost}), ` +
       `p50/p95/p99 ${p.p50}/${p.p95}/${p.p99} ms, inserted ${p.insertedPerSecond}/s, ` +
-      `delivered ${p.deliveredPerSecond}/s, SQS ${p.sqsCallsPerOrder}/order, ` +
+      `delivered ${p.deliveredPerSecond}/s (steady ${p.steadyDeliveredPerSecond}/s), SQS ${p.sqsCallsPerOrder}/order (idle polls ${p.idleReceivesPerOrder}), ` +
       `invocations ${p.invocationsPerOrder}/order, machine ${Math.round(p.machineBusy * 100)}% busy ` +
-      `(${p.machineCpuMsPerOrder} CPU-ms/order, runner ${p.runnerCpuMsPerOrder})`,
+      `(${p.machineCpuMsPerOrder} CPU-ms/order, runner ${p.runnerCpuMsPerOrder}; steady state ` +
+      `${p.marginalCpuMsPerOrder} CPU-ms/order, runner ${p.marginalRunnerCpuMsPerOrder}, ${Math.round(p.marginalBusy * 100)}% busy; ${JSON.stringify(p.marginalByProcess)})`,
   );
   return p;
 }

@@ -33,21 +33,90 @@ const callList = (c: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
 
+/** Where the end-to-end goals are missed: what bounds them, with the measurements. */
+function boundSection(r: Results, sweep: RelayPoint[], best: number): string[] {
+  const top = sweep[sweep.length - 1]!;
+  const steady = sweep.filter((p) => Number.isFinite(p.marginalCpuMsPerOrder) && p.offered >= 500);
+  const cpu = steady.length
+    ? steady.reduce((a, p) => a + p.marginalCpuMsPerOrder, 0) / steady.length
+    : top.marginalCpuMsPerOrder;
+  const runnerCpu = steady.length
+    ? steady.reduce((a, p) => a + p.marginalRunnerCpuMsPerOrder, 0) / steady.length
+    : top.marginalRunnerCpuMsPerOrder;
+  const machineCap = (r.host.nproc * 1000) / cpu;
+  const runnerCap = 1000 / runnerCpu;
+  const over = sweep.filter((p) => p.p99 > 2000);
+  const byProcess: Record<string, number> = {};
+  for (const p of steady)
+    for (const [k, v] of Object.entries(p.marginalByProcess ?? {}))
+      byProcess[k] = (byProcess[k] ?? 0) + v / steady.length;
+  const share = Object.entries(byProcess)
+    .filter(([, v]) => v >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${round(v, 2)}`)
+    .join(", ");
+  return [
+    "### What bounds throughput and latency here",
+    "",
+    `- **CPU of this machine.** In steady state (between 20 % and 90 % of the orders at the DC, loads ≥ 500/s) one`,
+    `  order costs **${round(cpu, 2)} ms of CPU** summed over every process (MariaDB: INSERT + trigger,`,
+    "  dispatch, `lambda_invocations`, DC upsert; runner: SQS server, notify, forwarder, event sources,",
+    `  load generator; the DC consumer processes). ${r.host.nproc} cores ⇒ at most **≈ ${Math.round(machineCap)} orders/s** even with perfect`,
+    `  parallelism; the machine was ${Math.round(top.marginalBusy * 100)}% busy at ${top.offered}/s offered.`,
+    `  By process (CPU-ms per order, steady state): ${share || "n/a"}; the rest is the kernel (loopback`,
+    "  TCP between all of them) and other processes. The DC consumer writes each row with its own",
+    "  `INSERT … ON DUPLICATE KEY UPDATE` inside one transaction per batch (dc/consumer.ts), so it pays ten",
+    "  round trips per batch; with every process competing for the same two cores each round trip is",
+    "  slow, which is why one in-runner consumer loop starved and three processes are used.",
+    `- **One event loop for the AWS side.** The runner process (the local SQS server answering every call`,
+    `  plus the notify/forwarder SDK clients and the load generator) needs **${round(runnerCpu, 2)} CPU-ms per order** on a`,
+    `  single thread ⇒ at most **≈ ${Math.round(runnerCap)} orders/s** through it. In AWS those are separate, scaled services.`,
+    `- Measured best: **${best} orders/s delivered** (steady state), 0 lost in every run. Above that the backlog grows`,
+    `  during the load and drains afterwards: latency is then queueing time, not relay time${over.length ? ` (p99 > 2 s at ${over.map((p) => `${p.offered}/s`).join(", ")})` : ""}.`,
+    "- Below saturation the latency floor is the design's: the dispatch event runs once a second",
+    "  (≈ 0.5 s average wait, up to 1 s), then Lambda service poll (100 ms), notify, the forwarder's",
+    "  long poll, the aggregator, the DC consumer's long poll and its commit.",
+    "- What was changed to move these figures (local harness only; the relay itself was already",
+    "  batched): the load generator issues INSERTs on schedule with 16 in flight instead of one",
+    "  after another (it capped offered load at ≈ 300/s); the DC consumer runs as 3 processes (`dc/cli.ts`,",
+    "  as in the DC) instead of one loop inside the runner, where it starved behind the load; the",
+    "  event-source stand-in runs 2 pollers per regional queue (Lambda's mapping scales pollers); local",
+    "  long polls are woken by a send instead of re-polling every 20 ms; the progress monitor reads only",
+    "  newly arrived DC rows; MariaDB flushes its log once a second (see figure 1 for both policies);",
+    "  the DC processes run as `node --import <tsx loader>` (the tsx CLI's wrapper process cost ≈ 6 % of a",
+    "  core each).",
+    "- Run-to-run spread on this shared machine: the 500/s point near saturation measured p99 between",
+    "  1.5 s and 2.9 s across runs of this benchmark; steady delivered/s at ≥ 1,000/s offered between",
+    "  ≈ 520/s and ≈ 700/s. The CPU-ms per order is the stable figure (≈ 2.2–2.8 ms).",
+    "- Tried and not kept: 6 DC processes (more CPU per order, no more throughput) and 4 pollers per",
+    "  regional queue (lower latency at 700/s offered, but the load generator then only reached 544/s:",
+    "  the same single event loop serves both). Both confirm that the machine, not a serial stage, is",
+    "  the bound.",
+    "",
+  ];
+}
+
 export function renderResults(r: Results): string {
   const L: string[] = [];
+  const sweep = [...r.sweep].sort((a, b) => a.offered - b.offered);
   const h = r.host;
   const durable = r.trigger.durable!;
   const flush2 = r.trigger.flush2!;
   const worstTrigger = Math.max(durable.medianRatio, flush2.medianRatio);
   const { relay, seed } = r.calls;
-  const sweep = [...r.sweep].sort((a, b) => a.offered - b.offered);
   const allDelivered = sweep.every((p) => p.lost === 0 && p.completed);
-  const bestThroughput = Math.max(...sweep.map((p) => p.deliveredPerSecond));
+  const bestThroughput = Math.max(
+    ...sweep.map((p) =>
+      Number.isFinite(p.steadyDeliveredPerSecond)
+        ? p.steadyDeliveredPerSecond
+        : p.deliveredPerSecond,
+    ),
+  );
   const within2s = sweep.filter((p) => p.p99 <= 2000 && p.lost === 0);
   const maxWithin = within2s.length ? Math.max(...within2s.map((p) => p.offered)) : 0;
   const at1000 = sweep.find((p) => p.offered === 1000);
   const plan20 = r.plan.points.find((p) => p.regions === 20);
-  const maxBusy = Math.max(...sweep.map((p) => p.machineBusy));
+  const maxBusy = Math.max(...sweep.map((p) => p.marginalBusy).filter(Number.isFinite));
 
   L.push(
     "# Benchmarks: what the relay costs and how fast it is",
@@ -75,7 +144,7 @@ export function renderResults(r: Results): string {
     `| 2 | Lambda invocations per order | ${relay.invocationsPerOrder} (seed design: ${seed.invocationsPerOrder}) | ≤ 0.15 | ${verdict(relay.invocationsPerOrder <= 0.15)} |`,
     `| 3 | p99 end-to-end latency | ${at1000 ? `${at1000.p99} ms at 1,000/s offered; ` : ""}p99 ≤ 2 s up to ${maxWithin || "no"} orders/s offered | ≤ 2 s (at ≥ 1,000/s) | ${verdict(!!at1000 && at1000.p99 <= 2000)} |`,
     `| 3 | sustained orders/s delivered, 0 lost | ${bestThroughput}/s best (${allDelivered ? "0 lost in every run" : "ORDERS LOST"}) | ≥ 1,000/s, 0 lost | ${verdict(bestThroughput >= 1000 && allDelivered)} |`,
-    `| 4 | offline plan, 20 regions (fresh process) | ${plan20 ? `${round(plan20.planMs / 1000, 1)} s plan, ${round(plan20.wallMs / 1000, 1)} s process` : "n/a"}; linear fit R² ${round(r.plan.fit.r2, 3)} | ≤ 10 s, linear | ${verdict(!!plan20 && plan20.wallMs <= 10_000 && r.plan.fit.r2 >= 0.98)} |`,
+    `| 4 | offline plan, 20 regions | ${plan20 ? `${round(plan20.planMs / 1000, 1)} s plan; ${round(plan20.wallMs / 1000, 1)} s for the whole fresh process (node + tsx start and imports included)` : "n/a"}; linear fit R² ${round(r.plan.fit.r2, 3)} | ≤ 10 s, linear | plan ${verdict(!!plan20 && plan20.planMs <= 10_000 && r.plan.fit.r2 >= 0.98)}, whole process ${verdict(!!plan20 && plan20.wallMs <= 10_000)} |`,
     `| 5 | handler bundle / module init | ${r.bundles.map((b) => `${b.handler} ${kib(b.bytes)}, ${b.initMs} ms`).join("; ")} | (reported) | |`,
     `| 6 | plot | [latency.svg](latency.svg) | | |`,
     "",
@@ -122,17 +191,28 @@ export function renderResults(r: Results): string {
     "forwarder); the DC consumer receives with `MaxNumberOfMessages` 1 and deletes each message on its",
     "own (a one-entry `DeleteMessageBatch` call — one call per message, like `DeleteMessage`).",
     "",
-    "| design | orders | delivered | SQS calls/order | by action | Lambda invocations/order | p50 / p99 ms |",
-    "|---|---|---|---|---|---|---|",
+    "| design | orders | delivered | SQS calls/order | of which idle polls/order | by action | Lambda invocations/order | p50 / p99 ms |",
+    "|---|---|---|---|---|---|---|---|",
     ...[relay, seed].map(
       (p) =>
-        `| ${p.design === "relay" ? "relay (this project)" : "seed"} | ${p.inserted} | ${p.delivered} | **${p.sqsCallsPerOrder}** | ${callList(p.sqsCalls)} | **${p.invocationsPerOrder}** (notify ${p.notifyInvocations}, forwarder ${p.forwarderInvocations}) | ${p.p50} / ${p.p99} |`,
+        `| ${p.design === "relay" ? "relay (this project)" : "seed"} | ${p.inserted} | ${p.delivered} | **${p.sqsCallsPerOrder}** | ${p.idleReceivesPerOrder ?? "n/a"} | ${callList(p.sqsCalls)} | **${p.invocationsPerOrder}** (notify ${p.notifyInvocations}, forwarder ${p.forwarderInvocations}) | ${p.p50} / ${p.p99} |`,
     ),
     "",
     `Goals: ≤ 0.7 SQS calls/order — ${verdict(relay.sqsCallsPerOrder <= 0.7)} (floor 0.6: one message per order, 10-entry`,
     `batches on every hop = notify send + forwarder receive/send/delete + DC receive/delete = 6 calls per 10`,
     `orders); ≤ 0.15 invocations/order — ${verdict(relay.invocationsPerOrder <= 0.15)}. The seed design needs`,
     `×${round(seed.sqsCallsPerOrder / Math.max(relay.sqsCallsPerOrder, 0.001), 1)} the SQS calls and ×${round(seed.invocationsPerOrder / Math.max(relay.invocationsPerOrder, 0.001), 1)} the invocations per order.`,
+    "",
+    "Calls per order depend on the load: idle polls are a fixed cost per second (here 3 regions × 2",
+    "pollers + 3 DC consumers, each at most one empty 1 s long poll per second), and at low rates",
+    "batches are not full. The per-load values are in the table of figure 3:",
+    sweep
+      .map(
+        (p) =>
+          `${p.offered}/s → ${p.sqsCallsPerOrder} calls (idle ${p.idleReceivesPerOrder ?? "n/a"}), ${p.invocationsPerOrder} invocations`,
+      )
+      .join("; ") + ".",
+    "With AWS's 20 s long polls the idle share would be a twentieth of the local one.",
     "",
   );
 
@@ -142,21 +222,24 @@ export function renderResults(r: Results): string {
     `Command: part of \`npm run bench\`; each point is a fresh \`runRelay\` (own MariaDB) with ${r.settings.sweep.seconds} s of load at the`,
     "offered rate, then a drain until every order is at the DC. Latency = DC `received_at` −",
     "trigger `occurred_at` per order (same clock). *inserted/s* = what the storefront stand-in achieved",
-    "(16 INSERTs in flight); *delivered/s* = orders at the DC / (first INSERT → last arrival). CPU =",
-    "whole machine (/proc/stat) over the whole run, set-up and drain included.",
+    "(16 INSERTs in flight); *delivered/s* = orders at the DC / (first INSERT → last arrival, so the",
+    "latency tail is in it); *steady delivered/s* = arrival rate at the DC while 20 % → 90 % of the orders",
+    "arrived (the sustained figure). Steady-state CPU: whole machine (/proc/stat) and per process",
+    "(/proc/<pid>/stat of the runner's children) over the same window, per order delivered in it.",
     "",
-    "| offered/s | orders | lost | p50 ms | p95 ms | p99 ms | inserted/s | delivered/s | SQS calls/order | invocations/order | machine busy | CPU-ms/order (machine / runner) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| offered/s | orders | lost | p50 ms | p95 ms | p99 ms | inserted/s | delivered/s | steady delivered/s | SQS calls/order | invocations/order | steady-state CPU-ms/order: machine / runner | machine busy (steady / whole run) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...sweep.map(
       (p) =>
-        `| ${p.offered} | ${p.inserted} | ${p.lost} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.insertedPerSecond} | ${p.deliveredPerSecond} | ${p.sqsCallsPerOrder} | ${p.invocationsPerOrder} | ${Math.round(p.machineBusy * 100)}% | ${p.machineCpuMsPerOrder} / ${p.runnerCpuMsPerOrder} |`,
+        `| ${p.offered} | ${p.inserted} | ${p.lost} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.insertedPerSecond} | ${p.deliveredPerSecond} | ${p.steadyDeliveredPerSecond} | ${p.sqsCallsPerOrder} | ${p.invocationsPerOrder} | ${p.marginalCpuMsPerOrder} / ${p.marginalRunnerCpuMsPerOrder} | ${Math.round(p.marginalBusy * 100)}% / ${Math.round(p.machineBusy * 100)}% |`,
     ),
     "",
     `Goals: p99 ≤ 2 s at ≥ 1,000 orders/s — ${verdict(!!at1000 && at1000.p99 <= 2000 && bestThroughput >= 1000)}; 0 lost — ${verdict(allDelivered)}.`,
-    `Highest offered load with p99 ≤ 2 s: ${maxWithin || "none"}/s. Best sustained delivery: ${bestThroughput}/s. Machine busy up to ${Math.round(maxBusy * 100)}%.`,
+    `Highest offered load with p99 ≤ 2 s: ${maxWithin || "none"}/s. Best sustained delivery: ${bestThroughput}/s. Machine busy up to ${Math.round(maxBusy * 100)}% (steady state).`,
     "",
     "![latency and throughput against offered load](latency.svg)",
     "",
+    ...boundSection(r, sweep, bestThroughput),
   );
 
   L.push(
@@ -168,16 +251,27 @@ export function renderResults(r: Results): string {
     "serverless regions with its own /16. *plan* = `runOffline` (the program on the offline engine);",
     "*process* = spawn → exit (node + tsx start, imports, plan).",
     "",
-    "| regions | resources | plan ms | process ms | plan ms / region |",
-    "|---|---|---|---|---|",
+    "| regions | resources | plan ms | process ms | plan ms / region | plan ms, source-mapped stacks off |",
+    "|---|---|---|---|---|---|",
     ...r.plan.points.map(
       (p) =>
-        `| ${p.regions} | ${p.resources} | ${p.planMs} | ${p.wallMs} | ${round(p.planMs / p.regions, 0)} |`,
+        `| ${p.regions} | ${p.resources} | ${p.planMs} | ${p.wallMs} | ${round(p.planMs / p.regions, 0)} | ${p.planNoSourceMapsMs} |`,
     ),
     "",
     `Linear fit (plan): ${round(r.plan.fit.intercept, 0)} ms + ${round(r.plan.fit.slope, 0)} ms × regions, R² = ${round(r.plan.fit.r2, 4)}.`,
     `Linear fit (process): ${round(r.plan.wallFit.intercept, 0)} ms + ${round(r.plan.wallFit.slope, 0)} ms × regions, R² = ${round(r.plan.wallFit.r2, 4)}.`,
-    `Goal: linear growth, 20 regions ≤ 10 s — ${verdict(!!plan20 && plan20.wallMs <= 10_000 && r.plan.fit.r2 >= 0.98)}.`,
+    `Goal: linear growth, 20 regions ≤ 10 s — plan ${verdict(!!plan20 && plan20.planMs <= 10_000 && r.plan.fit.r2 >= 0.98)}, whole fresh process ${verdict(!!plan20 && plan20.wallMs <= 10_000)}.`,
+    "",
+    "What the time went to (`node --cpu-prof --import tsx bench/plan-child.ts 20`, first run of this",
+    "benchmark): about a third of the plan was Node formatting source-mapped stack traces —",
+    "`@pulumi/pulumi`'s `debuggablePromise` stores `new Error().stack` on every resource promise, and",
+    "under tsx every frame was mapped through a source map (`prepare_stack_trace`, `node:internal/url`,",
+    "`source_map_cache`); the rest is the Pulumi runtime's (de)serialisation (google-protobuf), GC, and",
+    "esbuild bundling the two handlers once. That run measured 8.8 s plan / 10.7 s whole process at 20",
+    "regions (5.7 s plan with source maps off). `tools/offline.ts` now turns source maps off and keeps",
+    "3 stack frames during a run (commit 61bfca2, from that profile), so the *plan* column above",
+    "already includes the fix and the last column (source maps off in the child as well) no longer",
+    "differs. The growth per region is the resources per region (60 each): linear by construction.",
     "",
   );
 

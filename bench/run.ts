@@ -9,9 +9,10 @@
  *   5. bundle size and module-init time per handler (bench/bundles.ts)
  *   6. plot of latency and throughput against offered load (bench/svg.ts)
  *
- * Full run ≈ 10 minutes on 2 cores; --quick ≈ 3 minutes (fewer rounds, shorter loads).
+ * Full run ≈ 6 minutes on 2 cores; --quick ≈ 2 minutes (fewer rounds, shorter loads);
+ * --render re-writes RESULTS.md and latency.svg from the last run's bench/.work/results.json.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { startPrivateMariaDb } from "../tools/mariadb";
 import { bundleFigure } from "./bundles";
@@ -46,7 +47,7 @@ export function settingsFor(quick: boolean): BenchSettings {
       }
     : {
         quick,
-        trigger: { rounds: 9, perRound: 400 },
+        trigger: { rounds: 11, perRound: 1000 },
         bundleRepeats: 7,
         planCounts: [1, 5, 10, 20],
         planRepeats: 2,
@@ -55,7 +56,20 @@ export function settingsFor(quick: boolean): BenchSettings {
       };
 }
 
+/** `--render`: re-renders RESULTS.md and the SVG from bench/.work/results.json (no measuring). */
+function render(): void {
+  const results = JSON.parse(readFileSync(path.join(WORK, "results.json"), "utf8")) as Parameters<
+    typeof renderResults
+  >[0];
+  writeFileSync(
+    path.join(__dirname, "latency.svg"),
+    plotSvg(results.sweep, "order relay, prod stack (3 regions) on this machine"),
+  );
+  writeFileSync(path.join(__dirname, "RESULTS.md"), renderResults(results));
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--render")) return render();
   const quick = process.argv.includes("--quick");
   const settings = settingsFor(quick);
   const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -99,7 +99,15 @@ export function plotSvg(points: readonly RelayPoint[], title: string): string {
     [
       { name: "offered", color: "#999", values: pts.map((p) => p.offered), dash: "2 3" },
       { name: "inserted", color: COLORS.ins, values: pts.map((p) => p.insertedPerSecond) },
-      { name: "delivered", color: COLORS.del, values: pts.map((p) => p.deliveredPerSecond) },
+      {
+        name: "delivered (steady)",
+        color: COLORS.del,
+        values: pts.map((p) =>
+          Number.isFinite(p.steadyDeliveredPerSecond)
+            ? p.steadyDeliveredPerSecond
+            : p.deliveredPerSecond,
+        ),
+      },
     ],
     { value: 1000, label: "goal ≥ 1,000/s" },
   );

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
@@ -144,6 +145,8 @@ export interface RunReport {
     readonly sqsCalls: Record<string, number>;
     /** The harness's own SQS calls (queue set-up, progress monitoring): not in sqsCallsPerOrder. */
     readonly harnessSqsCalls: Record<string, number>;
+    /** ReceiveMessage calls (in sqsCalls) that waited out their long poll empty: idle polls. */
+    readonly idleReceives: number;
     /** Orders/s the load generator actually inserted. */
     readonly loadAchievedRate: number;
     /** First INSERT to last arrival at the DC (ms). */
@@ -218,7 +221,10 @@ function startDcProcesses(o: {
   visibilitySeconds: number;
   maxMessages: number;
 }): { stop(): Promise<void> } {
-  const tsx = path.join(__dirname, "..", "node_modules", "tsx", "dist", "cli.mjs");
+  // tsx's loader in the consumer's own node process (no tsx CLI wrapper process in between).
+  const tsxLoader = pathToFileURL(
+    path.join(__dirname, "..", "node_modules", "tsx", "dist", "loader.mjs"),
+  ).href;
   const cli = path.join(__dirname, "..", "dc", "cli.ts");
   const children: ChildProcess[] = [];
   for (let i = 0; i < o.count; i++) {
@@ -226,7 +232,8 @@ function startDcProcesses(o: {
       spawn(
         process.execPath,
         [
-          tsx,
+          "--import",
+          tsxLoader,
           cli,
           "--queue-url",
           o.queueUrl,
@@ -903,6 +910,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         forwarder: forwarderStats,
         sqsCalls: calls,
         harnessSqsCalls: sqs.harnessCalls(),
+        idleReceives: sqs.emptyReceives(),
         loadAchievedRate: Math.round(load.achievedRate() * 10) / 10,
         deliverySpanMs: Math.max(0, Math.round(Number(lastArrival[0]?.at ?? 0) - firstInsert)),
         redriven,

@@ -59,6 +59,8 @@ export interface LocalSqs {
   calls(): Record<string, number>;
   /** Calls per action made by harness clients (`client(region, { harness: true })`). */
   harnessCalls(): Record<string, number>;
+  /** Long-poll ReceiveMessage calls (counted in `calls()`) that returned no message: idle polls. */
+  emptyReceives(): number;
   /** Calls per queue name, then per action. */
   callsByQueue(): Record<string, Record<string, number>>;
   resetCalls(): void;
@@ -151,6 +153,7 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
   });
   const counts = new Map<string, number>();
   const harnessCounts = new Map<string, number>();
+  let emptyReceives = 0;
   const byQueue = new Map<string, Map<string, number>>();
   let fault: FaultHook | undefined;
   const sockets = new Set<import("net").Socket>();
@@ -340,6 +343,8 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
             Date.now() >= deadline ||
             req.socket.destroyed
           ) {
+            if (!hasMessages && answer.status === 200 && req.headers[HARNESS_HEADER] === undefined)
+              emptyReceives++;
             res.statusCode = answer.status;
             for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
             res.end(answer.body);
@@ -405,11 +410,13 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
     port,
     calls: () => Object.fromEntries(counts),
     harnessCalls: () => Object.fromEntries(harnessCounts),
+    emptyReceives: () => emptyReceives,
     callsByQueue: () =>
       Object.fromEntries([...byQueue].map(([name, m]) => [name, Object.fromEntries(m)])),
     resetCalls: () => {
       counts.clear();
       harnessCounts.clear();
+      emptyReceives = 0;
       byQueue.clear();
     },
     setFault: (hook) => {
