@@ -20,6 +20,10 @@ import { ConfigError, parseConfig } from "../config/schema";
 import { formatProgress, formatSummary } from "./report";
 import { runRelay, type RunOptions } from "./runner";
 
+// This machine runs Node 20; the AWS SDK's notice that its 2027 releases need Node 22 would sit in
+// the middle of the output (the lockfile pins today's SDK; the Lambdas run nodejs24.x).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 export interface CliArgs {
   stack: string;
   config?: string;
