@@ -101,7 +101,12 @@ proc: BEGIN
       LEAVE dispatch_loop;
     END IF;
 
-    SET v_payload = CONCAT('{"region":', JSON_QUOTE(v_region), ',"records":[', v_records, ']}');
+    -- Every record is already a JSON_OBJECT; JSON_EXTRACT(…, '$') turns the ordered list into a
+    -- JSON array that JSON_OBJECT nests as JSON (not as a string) on MySQL 8.0 and MariaDB alike.
+    -- (JSON_ARRAYAGG would do without the brackets, but MySQL 8.0 cannot order it.)
+    SET v_payload = JSON_OBJECT(
+      'region', v_region,
+      'records', JSON_EXTRACT(CONCAT('[', v_records, ']'), '$'));
 
     SET v_failed = FALSE;
     BEGIN
