@@ -78,7 +78,9 @@ export class RelayDatabase extends pulumi.ComponentResource {
     const mysqlProvider = new mysql.Provider(
       `${name}-mysql`,
       {
-        endpoint: args.endpoint,
+        // Waits for the instances and the Lambda role association: the cluster endpoint exists
+        // minutes before any instance accepts connections.
+        endpoint: pulumi.all([args.endpoint, args.ready]).apply(([endpoint]) => endpoint),
         username: args.masterUsername,
         password: masterPassword,
         // require_secure_transport is ON; a tunnel's host name cannot match the certificate.

@@ -1,11 +1,8 @@
 -- Relay schema: the outbox, its settings and state. Idempotent (safe to re-run after a partial
 -- failure). Valid on Aurora MySQL 3 (MySQL 8.0) and MariaDB 10.11.
 
--- The storefront's own table (seed schema). Created only for local runs; never altered.
-CREATE TABLE IF NOT EXISTS order_data (
-  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  item VARCHAR(50) NOT NULL
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+-- order_data is the storefront's own table: never created or altered here (the runner creates
+-- the seed schema for local runs only; see ORDER_DATA_SEED_SQL in sql/migrate.ts).
 
 -- One row per inserted source row, written by the trigger in the order's own transaction.
 -- row_json is text holding JSON built with JSON_OBJECT (not the JSON type: on MariaDB JSON is

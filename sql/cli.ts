@@ -1,7 +1,7 @@
 /**
  * npm run db:migrate -- --url mysql://user:pass@host:port/db --region <region>
  *   --function-arn <arn> [--retention-hours N] [--batch-size N] [--purge-interval-minutes N]
- *   [--local-lambda] [--tls]
+ *   [--local-lambda] [--create-order-data] [--tls]
  *
  * The URL may come from RELAY_DB_URL instead of --url (keeps the password out of argv).
  * Every expected failure prints one line and exits 1; a usage error exits 2.
@@ -12,7 +12,7 @@ import { migrate, MigrationError, redact } from "./migrate";
 const USAGE =
   "usage: npm run db:migrate -- --url mysql://user:pass@host:port/db --region <region> " +
   "--function-arn <arn> [--retention-hours N] [--batch-size N] [--purge-interval-minutes N] " +
-  "[--local-lambda] [--tls]   (or set RELAY_DB_URL instead of --url)";
+  "[--local-lambda] [--create-order-data] [--tls]   (or set RELAY_DB_URL instead of --url)";
 
 class UsageError extends Error {}
 
@@ -64,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
         "batch-size": { type: "string" },
         "purge-interval-minutes": { type: "string" },
         "local-lambda": { type: "boolean" },
+        "create-order-data": { type: "boolean" },
         tls: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
     batchSize: number("batch-size", values["batch-size"]),
     purgeIntervalMinutes: number("purge-interval-minutes", values["purge-interval-minutes"]),
     localLambda: values["local-lambda"] ?? false,
+    createOrderData: values["create-order-data"],
     tls: values.tls ?? false,
     log: (line) => console.log(`db:migrate: ${line}`),
   });

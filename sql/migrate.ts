@@ -37,6 +37,11 @@ export interface MigrateOptions {
   purgeIntervalMinutes?: number;
   /** Also apply sql/local/ (the lambda_async stand-in). Never in AWS. */
   localLambda?: boolean;
+  /**
+   * Create the storefront's `order_data` with the seed schema when it is missing (local runs).
+   * Otherwise a missing table is an error: the storefront package owns it. @default localLambda
+   */
+  createOrderData?: boolean;
   /** Require TLS with the Amazon RDS CA bundle (Aurora has require_secure_transport ON). */
   tls?: boolean;
   log?: (line: string) => void;
@@ -271,6 +276,39 @@ async function connect(target: ParsedUrl, tls: boolean, withDatabase: boolean) {
   });
 }
 
+/** The storefront's table as the seed article defines it; created only for local runs. */
+export const ORDER_DATA_SEED_SQL = `CREATE TABLE IF NOT EXISTS order_data (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  item VARCHAR(50) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4`;
+
+/**
+ * The relay attaches to the storefront's `order_data`; in AWS the storefront package creates it
+ * (the relay must never create or alter it), locally the seed schema stands in.
+ */
+async function ensureOrderData(
+  connection: mysql.Connection,
+  create: boolean,
+  where: string,
+): Promise<void> {
+  if (create) {
+    await connection.query(ORDER_DATA_SEED_SQL);
+    return;
+  }
+  const [tables] = await connection.query<mysql.RowDataPacket[]>(
+    `SELECT 1 FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data'`,
+  );
+  if (tables.length === 0) {
+    throw new MigrationError(
+      `${where} has no order_data table yet: install the storefront's schema first (it owns ` +
+        "order_data), then run the migration again (`pulumi up` re-runs it); for a local " +
+        "database use --local-lambda or --create-order-data",
+      "NO_ORDER_DATA",
+    );
+  }
+}
+
 /** Applies the migrations and writes the settings. Safe to run any number of times. */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
@@ -325,6 +363,11 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
         "LOCKED",
       );
     }
+    await ensureOrderData(
+      connection,
+      options.createOrderData ?? options.localLambda ?? false,
+      where,
+    );
     await connection.query(
       `CREATE TABLE IF NOT EXISTS relay_schema_migrations (
          name VARCHAR(255) NOT NULL PRIMARY KEY,

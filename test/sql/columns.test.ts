@@ -86,6 +86,26 @@ describe("sql: every column of order_data is relayed (real MariaDB)", function (
     assert.ok(!lines.some((l) => l.includes("regenerating")), lines.join("\n"));
   });
 
+  it("never creates order_data outside local runs: a missing table is a clear error", async () => {
+    scratch = await createScratchDatabase("relay_no_order_data");
+    await assert.rejects(
+      migrate({ url: scratch.url, region: REGION, functionArn: ARN }),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /has no order_data table yet: install the storefront's schema first/,
+        );
+        return true;
+      },
+    );
+    const admin = await import("mysql2/promise").then((m) =>
+      m.createConnection({ uri: scratch!.url }),
+    );
+    const [tables] = await admin.query("SHOW TABLES");
+    await admin.end();
+    assert.deepStrictEqual(tables, [], "nothing created");
+  });
+
   it("quotes column names safely in the generated JSON_OBJECT", () => {
     assert.strictEqual(
       rowJsonExpression("NEW", ["id", "it's", "we`ird", "back\\slash"]),
