@@ -7,9 +7,10 @@
 -- * One call drains many batches (bounded by settings dispatch_max_batches / dispatch_max_ms).
 -- * A batch is capped by count (batch_size) and by bytes (max_payload_bytes, well under the 256 KiB
 --   asynchronous-invoke limit); the first row always goes so a batch is never empty.
--- * Handed-off rows are marked with one UPDATE per batch over the id range of the batch, restricted
---   to the batch's ids (FIND_IN_SET): a straggler (an id inside the range that committed after the
---   batch was read) is not marked without having been sent.
+-- * Handed-off rows are marked with one UPDATE per batch on exactly the batch's ids (a prepared
+--   `id IN (…)` built from the integer ids the batch SELECT returned): a straggler (an id inside
+--   the batch's range whose transaction commits later) is neither marked without having been sent
+--   nor waited for.
 -- * On a lambda_async error (Aurora: ERROR 1873 and friends) the error and attempt count are
 --   recorded on the rows and in relay_state, and the rows stay for the next run.
 -- * Delivery is at-least-once: a crash between a successful call and the UPDATE resends the batch.
@@ -122,10 +123,13 @@ proc: BEGIN
     END;
 
     IF v_failed THEN
-      UPDATE relay_outbox
-         SET attempts = attempts + 1, last_attempt_at = UTC_TIMESTAMP(6),
-             last_error = LEFT(CONCAT(v_errno, ': ', COALESCE(v_message, '')), 512)
-       WHERE id BETWEEN v_first AND v_last AND handed_off_at IS NULL AND FIND_IN_SET(id, v_ids) > 0;
+      SET @relay_dispatch_error = LEFT(CONCAT(v_errno, ': ', COALESCE(v_message, '')), 512);
+      SET @relay_dispatch_sql = CONCAT(
+        'UPDATE relay_outbox SET attempts = attempts + 1, last_attempt_at = UTC_TIMESTAMP(6), ',
+        'last_error = ? WHERE handed_off_at IS NULL AND id IN (', v_ids, ')');
+      PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
+      EXECUTE relay_dispatch_stmt USING @relay_dispatch_error;
+      DEALLOCATE PREPARE relay_dispatch_stmt;
       UPDATE relay_state
          SET last_error_at = UTC_TIMESTAMP(6),
              last_error = LEFT(CONCAT(v_errno, ': ', COALESCE(v_message, '')), 1024),
@@ -135,10 +139,15 @@ proc: BEGIN
       LEAVE dispatch_loop;
     END IF;
 
-    UPDATE relay_outbox
-       SET handed_off_at = UTC_TIMESTAMP(6), attempts = attempts + 1,
-           last_attempt_at = UTC_TIMESTAMP(6)
-     WHERE id BETWEEN v_first AND v_last AND handed_off_at IS NULL AND FIND_IN_SET(id, v_ids) > 0;
+    -- Exactly the batch's ids (point lookups on the primary key). A range UPDATE over
+    -- v_first..v_last would also lock-wait on a straggler: a row inside the range whose
+    -- transaction has not committed yet (tested).
+    SET @relay_dispatch_sql = CONCAT(
+      'UPDATE relay_outbox SET handed_off_at = UTC_TIMESTAMP(6), attempts = attempts + 1, ',
+      'last_attempt_at = UTC_TIMESTAMP(6) WHERE handed_off_at IS NULL AND id IN (', v_ids, ')');
+    PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
+    EXECUTE relay_dispatch_stmt;
+    DEALLOCATE PREPARE relay_dispatch_stmt;
 
     SET v_batches = v_batches + 1, v_sent = v_sent + v_count;
     IF v_batches >= v_max_batches

@@ -279,17 +279,25 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     });
 
     it("an insert committed late inside a batch's id range is not marked without being sent", async () => {
+      await insertItems(r.sql, ["first"]); // outbox id 1, committed
       const straggler = await r.connect();
       await straggler.beginTransaction();
-      await straggler.execute("INSERT INTO order_data (item) VALUES ('late')"); // gets the lower id
-      await insertItems(r.sql, ["early"]);
-      await dispatch(r); // sends "early" only
+      await straggler.execute("INSERT INTO order_data (item) VALUES ('late')"); // id 2, open
+      await insertItems(r.sql, ["third"]); // id 3, committed: the batch spans 1..3
+      // A lock wait on the straggler's row would itself be the bug: fail fast instead of hanging.
+      await r.sql.query("SET SESSION innodb_lock_wait_timeout = 3");
+      await dispatch(r); // sends 1 and 3 only; row 2 is invisible and must stay unmarked
+      assert.deepEqual(
+        (await handedOffRecords(r)).map((rec) => rec.row.item),
+        ["first", "third"],
+      );
       await straggler.commit();
+      assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 1, "the straggler waits");
       await dispatch(r);
       const records = await handedOffRecords(r);
       assert.deepEqual(
         records.map((rec) => rec.row.item),
-        ["early", "late"],
+        ["first", "third", "late"],
       );
       assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 0);
     });
