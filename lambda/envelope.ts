@@ -44,6 +44,38 @@ export const relayEnvelopeSchema = z.strictObject({
 export type RelayRecord = z.infer<typeof relayRecordSchema>;
 export type RelayEnvelope = z.infer<typeof relayEnvelopeSchema>;
 
+/**
+ * The once-a-minute heartbeat `relay_heartbeat()` sends through the same `lambda_async`: the
+ * relay's status in the database. notify turns it into metrics; its absence raises an alarm.
+ */
+export const relayHeartbeatSchema = z.strictObject({
+  region: z.string().check(z.minLength(1)),
+  heartbeat: z.strictObject({
+    at: isoUtc,
+    /** Outbox rows not yet handed off. */
+    pending: z.int().check(z.nonnegative()),
+    /** Age of the oldest of them (0 when none). */
+    oldestPendingSeconds: z.int().check(z.nonnegative()),
+    /** Rows older than the retention that were never handed off. */
+    overdue: z.int().check(z.nonnegative()),
+    /** Dispatch runs in a row whose lambda_async failed. */
+    consecutiveFailures: z.int().check(z.nonnegative()),
+  }),
+});
+export type RelayHeartbeat = z.infer<typeof relayHeartbeatSchema>;
+
+/** True for a heartbeat payload (as opposed to a relay envelope); does not validate it. */
+export function isHeartbeat(input: unknown): boolean {
+  return typeof input === "object" && input !== null && "heartbeat" in input;
+}
+
+/** Validates a heartbeat payload. */
+export function parseHeartbeat(input: unknown): RelayHeartbeat {
+  const result = relayHeartbeatSchema.safeParse(input);
+  if (!result.success) throw new InvalidEnvelopeError(describeIssues(result.error));
+  return result.data;
+}
+
 /** The body of every SQS message on the regional queue and the aggregator queue. */
 export const relayMessageSchema = z.extend(relayRecordSchema, {
   region: z.string().check(z.minLength(1)),

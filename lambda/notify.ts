@@ -13,7 +13,14 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { InvalidEnvelopeError, parseEnvelope, toRelayMessage } from "./envelope";
+import {
+  InvalidEnvelopeError,
+  isHeartbeat,
+  parseEnvelope,
+  parseHeartbeat,
+  toRelayMessage,
+  type RelayEnvelope,
+} from "./envelope";
 import { LAMBDA_ENV, requireEnv } from "./lib/env";
 import { createLogger, createMetrics, errorSummary, METRIC } from "./lib/observability";
 import { createSqsClient, sendMessageBatchWithRetry, type RetryOptions } from "./lib/sqs";
@@ -54,9 +61,11 @@ export function createNotifyHandler(deps: NotifyDeps): (event: unknown) => Promi
   return async (event: unknown) => {
     const started = Date.now();
     try {
-      let envelope;
+      let payload: unknown;
+      let envelope: RelayEnvelope | undefined;
       try {
-        envelope = parseEnvelope(typeof event === "string" ? safeJson(event) : event);
+        payload = typeof event === "string" ? safeJson(event) : event;
+        if (!isHeartbeat(payload)) envelope = parseEnvelope(payload);
       } catch (error) {
         if (error instanceof InvalidEnvelopeError) {
           // The issues name paths and rule codes only, never values.
@@ -64,6 +73,7 @@ export function createNotifyHandler(deps: NotifyDeps): (event: unknown) => Promi
         }
         throw error;
       }
+      if (envelope === undefined) return recordHeartbeat(payload, logger, metrics);
       const messages = envelope.records.map((record) => toRelayMessage(envelope.region, record));
       const result = await sendMessageBatchWithRetry(
         client,
@@ -113,6 +123,29 @@ export function createNotifyHandler(deps: NotifyDeps): (event: unknown) => Promi
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
+}
+
+/**
+ * The database's once-a-minute status: metrics only (nothing is enqueued). Its absence raises the
+ * HeartbeatMissing alarm, the one signal for a relay that cannot reach Lambda at all.
+ */
+function recordHeartbeat(payload: unknown, logger: Logger, metrics: Metrics): NotifyResult {
+  let heartbeat;
+  try {
+    heartbeat = parseHeartbeat(payload);
+  } catch (error) {
+    if (error instanceof InvalidEnvelopeError) {
+      logger.error("rejected malformed relay heartbeat", { issues: error.issues });
+    }
+    throw error;
+  }
+  const status = heartbeat.heartbeat;
+  metrics.addMetric(METRIC.heartbeat, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.outboxPending, MetricUnit.Count, status.pending);
+  metrics.addMetric(METRIC.outboxOldestPending, MetricUnit.Seconds, status.oldestPendingSeconds);
+  metrics.addMetric(METRIC.outboxOverdue, MetricUnit.Count, status.overdue);
+  logger.info("heartbeat", { region: heartbeat.region, ...status });
+  return { region: heartbeat.region, enqueued: 0, calls: 0 };
 }
 
 function safeJson(text: string): unknown {

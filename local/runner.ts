@@ -19,7 +19,7 @@ import { startDcConsumer } from "../dc/consumer";
 import { ensureDcSchema } from "../dc/consumer";
 import { createForwarderHandler } from "../lambda/forwarder";
 import { createNotifyHandler } from "../lambda/notify";
-import { parseEnvelope, toRelayMessage } from "../lambda/envelope";
+import { isHeartbeat, parseEnvelope, toRelayMessage } from "../lambda/envelope";
 import { relayEntry } from "../lambda/lib/relay";
 import type { SqsEvent } from "../lambda/lib/sqs-event";
 import { migrate } from "../sql/migrate";
@@ -293,6 +293,8 @@ function seedNotify(
   fifo: boolean,
 ): (payload: unknown) => Promise<unknown> {
   return async (payload: unknown) => {
+    // The seed had no heartbeat; the relay's is not an order.
+    if (isHeartbeat(payload)) return { enqueued: 0 };
     const envelope = parseEnvelope(payload);
     for (const record of envelope.records) {
       const entry = relayEntry(toRelayMessage(envelope.region, record), { fifo });

@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS relay_state (
   last_purge_at DATETIME(6) NULL,
   last_purge_deleted BIGINT UNSIGNED NOT NULL DEFAULT 0,
   total_purged BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  last_heartbeat_at DATETIME(6) NULL,
+  last_heartbeat_error VARCHAR(1024) NULL,
   CONSTRAINT relay_state_single_row CHECK (id = 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 

@@ -13,6 +13,11 @@ export const METRIC = {
   forwarded: "Forwarded",
   forwardFailed: "ForwardFailed",
   relayLag: "RelayLag",
+  /** notify, from relay_heartbeat(): 1 per minute per region while the database reaches Lambda. */
+  heartbeat: "Heartbeat",
+  outboxPending: "OutboxPending",
+  outboxOldestPending: "OutboxOldestPendingSeconds",
+  outboxOverdue: "OutboxOverdue",
 } as const;
 
 export function createLogger(defaultService: string): Logger {

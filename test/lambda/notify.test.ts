@@ -50,6 +50,45 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     return { client, queueUrl, handler };
   }
 
+  it("turns a database heartbeat into metrics and enqueues nothing", async () => {
+    const { client, queueUrl, handler } = await setup();
+    sqs.resetCalls();
+    captured = captureOutput();
+    const result = await handler({
+      region: REGION,
+      heartbeat: {
+        at: "2026-11-23T01:02:03.456Z",
+        pending: 7,
+        oldestPendingSeconds: 42,
+        overdue: 1,
+        consecutiveFailures: 3,
+      },
+    });
+    const metrics = emfMetrics(captured);
+    captured.restore();
+    assert.deepEqual(result, { region: REGION, enqueued: 0, calls: 0 });
+    assert.equal(sqs.calls().SendMessageBatch ?? 0, 0);
+    assert.equal((await drain(client, queueUrl, 1, 300)).length, 0);
+    const value = (name: string) => metrics.find((m) => m.name === name);
+    assert.deepEqual(value("Heartbeat")?.values, [1]);
+    assert.deepEqual(value("OutboxPending")?.values, [7]);
+    assert.deepEqual(value("OutboxOldestPendingSeconds")?.values, [42]);
+    assert.deepEqual(value("OutboxOverdue")?.values, [1]);
+    assert.equal(value("Heartbeat")?.dims.region, REGION);
+  });
+
+  it("rejects a malformed heartbeat loudly", async () => {
+    const { handler } = await setup();
+    captured = captureOutput();
+    await assert.rejects(
+      handler({ region: REGION, heartbeat: { at: "yesterday", pending: -1 } }),
+      InvalidEnvelopeError,
+    );
+    const text = captured.text();
+    captured.restore();
+    assert.match(text, /rejected malformed relay heartbeat/);
+  });
+
   it("enqueues every record (10 per SendMessageBatch) with the contract body and dedupKey attribute", async () => {
     const { client, queueUrl, handler } = await setup();
     const envelope = makeEnvelope(REGION, 1, 23);

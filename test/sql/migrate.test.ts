@@ -76,6 +76,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       "004_relay_purge.sql",
       "005_relay_backfill.sql",
       "006_relay_events.sql",
+      "007_relay_heartbeat.sql",
       "local/001_lambda_async.sql",
     ]);
     const [after] = await r.sql.query<Rows>(
@@ -86,7 +87,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     await r.sql.query("DELETE FROM relay_schema_migrations");
     await r.sql.query("INSERT INTO order_data (item) VALUES ('kept')");
     const reapplied = await r.migrate();
-    assert.equal(reapplied.applied.length, 7);
+    assert.equal(reapplied.applied.length, 8);
     assert.equal(await r.count("order_data"), 1);
     assert.equal(await r.count("relay_outbox"), 1);
   });
@@ -103,11 +104,13 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       objects.map((o) => `${o.kind}:${o.name}`),
       [
         "event:relay_dispatch_event",
+        "event:relay_heartbeat_event",
         "event:relay_purge_event",
         "routine:lambda_async",
         "routine:local_lambda_fail",
         "routine:relay_backfill",
         "routine:relay_dispatch",
+        "routine:relay_heartbeat",
         "routine:relay_purge",
         "trigger:relay_order_data_after_insert",
         "view:relay_overdue",
@@ -123,6 +126,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       events.map((e) => [e.EVENT_NAME, String(e.INTERVAL_VALUE), e.INTERVAL_FIELD]),
       [
         ["relay_dispatch_event", "1", "SECOND"],
+        ["relay_heartbeat_event", "1", "MINUTE"],
         ["relay_purge_event", "5", "MINUTE"],
       ],
     );
@@ -239,7 +243,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         { RELAY_DB_URL: r.db.url },
       );
       assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stdout, /is up to date \(0 applied, 7 unchanged\)/);
+      assert.match(ok.stdout, /is up to date \(0 applied, 8 unchanged\)/);
       let [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
       assert.equal(Number(s.retention_hours), 0.5);
       const zero = await cli([

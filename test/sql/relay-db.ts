@@ -47,6 +47,7 @@ export async function relayDb(
     const c = await mysql.createConnection({ uri: db.url });
     await c.query("ALTER EVENT relay_dispatch_event DISABLE");
     await c.query("ALTER EVENT relay_purge_event DISABLE");
+    await c.query("ALTER EVENT relay_heartbeat_event DISABLE");
     await c.end();
     return result;
   };

@@ -292,7 +292,11 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         ["first", "third"],
       );
       await straggler.commit();
-      assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 1, "the straggler waits");
+      assert.equal(
+        await r.count("relay_outbox", "handed_off_at IS NULL"),
+        1,
+        "the straggler waits",
+      );
       await dispatch(r);
       const records = await handedOffRecords(r);
       assert.deepEqual(
