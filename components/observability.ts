@@ -16,6 +16,9 @@ import { policyDocument } from "./iamDocuments";
 export const RELAY_METRICS = {
   namespace: "OrderRelay",
   relayLag: "RelayLag",
+  /** notify, once a minute per region, from the database's relay_heartbeat(). */
+  heartbeat: "Heartbeat",
+  outboxOldestPending: "OutboxOldestPendingSeconds",
   forwarderService: "order-relay-forwarder",
   notifyService: "order-relay-notify",
 } as const;
@@ -30,7 +33,7 @@ export interface AlarmThresholds {
 
 /** Settings shared by every alarm. */
 const ALARM_BASE = {
-  periodSeconds: 60,
+  period: 60,
   evaluationPeriods: 1,
 } as const;
 
@@ -352,6 +355,50 @@ export class RelayObservability extends pulumi.ComponentResource {
           unit: "Milliseconds",
           comparisonOperator: "GreaterThanThreshold",
           threshold: args.thresholds.relayLagMs,
+          treatMissingData: "notBreaching",
+        },
+        { parent: this, provider: r.provider },
+      );
+      // The database's own voice: no AWS metric moves when lambda_async cannot reach Lambda
+      // (ERROR 1873), the event scheduler is off or the cluster is down — orders just wait in
+      // the outbox. relay_heartbeat() reports once a minute; silence for 5 minutes is an alarm.
+      const notifyDimensions = { service: RELAY_METRICS.notifyService, region: r.region };
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${r.region}-heartbeat-missing`,
+        {
+          ...ALARM_BASE,
+          alarmActions: actionsIn(r.region),
+          okActions: actionsIn(r.region),
+          name: `${prefix}-heartbeat-missing`,
+          alarmDescription: `No relay heartbeat from the ${r.region} database for 5 minutes: lambda_async cannot reach the notify function (ERROR 1873?), the event scheduler is off, or the cluster is down. Orders wait in relay_outbox.`,
+          namespace: RELAY_METRICS.namespace,
+          metricName: RELAY_METRICS.heartbeat,
+          dimensions: notifyDimensions,
+          statistic: "Sum",
+          period: 300,
+          evaluationPeriods: 1,
+          comparisonOperator: "LessThanThreshold",
+          threshold: 1,
+          treatMissingData: "breaching",
+        },
+        { parent: this, provider: r.provider },
+      );
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${r.region}-outbox-backlog`,
+        {
+          ...ALARM_BASE,
+          alarmActions: actionsIn(r.region),
+          okActions: actionsIn(r.region),
+          name: `${prefix}-outbox-backlog`,
+          alarmDescription: `The oldest order not yet handed off in the ${r.region} outbox is older than ${args.thresholds.oldestMessageAgeSeconds} s (dispatch failing: see relay_status.last_error).`,
+          namespace: RELAY_METRICS.namespace,
+          metricName: RELAY_METRICS.outboxOldestPending,
+          dimensions: notifyDimensions,
+          statistic: "Maximum",
+          unit: "Seconds",
+          comparisonOperator: "GreaterThanThreshold",
+          threshold: args.thresholds.oldestMessageAgeSeconds,
+          // A missing heartbeat is the other alarm's job.
           treatMissingData: "notBreaching",
         },
         { parent: this, provider: r.provider },

@@ -70,6 +70,33 @@ describe("observability (offline engine)", () => {
           ],
         );
         assert.deepStrictEqual(lag.alarmActions ?? [], [], "no topic without alarms.email");
+        // The database's heartbeat: silence is an alarm (missing data breaches).
+        const heartbeat = alarm(run.resources, region, `${base}-heartbeat-missing`);
+        assert.deepStrictEqual(
+          [
+            heartbeat.namespace,
+            heartbeat.metricName,
+            heartbeat.dimensions,
+            heartbeat.statistic,
+            heartbeat.comparisonOperator,
+            heartbeat.threshold,
+            heartbeat.treatMissingData,
+          ],
+          [
+            "OrderRelay",
+            "Heartbeat",
+            { service: "order-relay-notify", region },
+            "Sum",
+            "LessThanThreshold",
+            1,
+            "breaching",
+          ],
+        );
+        const backlog = alarm(run.resources, region, `${base}-outbox-backlog`);
+        assert.deepStrictEqual(
+          [backlog.metricName, backlog.statistic, backlog.threshold],
+          ["OutboxOldestPendingSeconds", "Maximum", config.alarms.oldestMessageAgeSeconds],
+        );
       }
       const fifo = config.aggregator.fifo ? ".fifo" : "";
       const aggDlq = alarm(run.resources, config.aggregator.region, `${p}-aggregator-dlq-messages`);
@@ -82,7 +109,7 @@ describe("observability (offline engine)", () => {
       assert.deepStrictEqual(aggAge.dimensions, { QueueName: `${p}-aggregator${fifo}` });
       assert.strictEqual(
         run.resources.filter((r) => r.type === ALARM).length,
-        config.regions.length * 7 + 2,
+        config.regions.length * 9 + 2,
       );
       assert.strictEqual(run.resources.filter((r) => r.type.startsWith("aws:sns/")).length, 0);
       const dashboards = run.resources.filter(

@@ -306,6 +306,23 @@ for (const stack of ["dev", "prod"]) {
       }
     });
 
+    it("declares complete CloudWatch alarms (what PutMetricAlarm requires)", () => {
+      const alarms = ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm");
+      assert.ok(alarms.length >= regionsOf(run).length * 9);
+      for (const a of alarms) {
+        const i = a.inputs;
+        assert.ok(i.period >= 10 && i.period % 60 === 0, `${i.name}: period ${i.period}`);
+        assert.ok(i.evaluationPeriods >= 1, `${i.name}: evaluationPeriods`);
+        assert.ok(typeof i.threshold === "number", `${i.name}: threshold`);
+        assert.ok(i.comparisonOperator && i.namespace && i.metricName, `${i.name}: metric`);
+        assert.ok(
+          Boolean(i.statistic) !== Boolean(i.extendedStatistic),
+          `${i.name}: one statistic`,
+        );
+        assert.ok(i.name.length <= 255);
+      }
+    });
+
     it("keeps every physical name within AWS limits", () => {
       for (const role of ofType(run, "aws:iam/role:Role")) {
         assert.ok(role.inputs.name.length <= NAME_LIMITS.iamRole, role.inputs.name);
