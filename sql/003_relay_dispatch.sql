@@ -36,8 +36,6 @@ proc: BEGIN
   DECLARE v_batches INT DEFAULT 0;
   DECLARE v_sent INT DEFAULT 0;
   DECLARE v_count INT DEFAULT 0;
-  DECLARE v_first BIGINT UNSIGNED DEFAULT NULL;
-  DECLARE v_last BIGINT UNSIGNED DEFAULT NULL;
   DECLARE v_ids LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_records LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_payload LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
@@ -68,9 +66,9 @@ proc: BEGIN
   SET SESSION group_concat_max_len = 67108864;
 
   dispatch_loop: LOOP
-    SET v_count = 0, v_first = NULL, v_last = NULL, v_ids = NULL, v_records = NULL;
+    SET v_count = 0, v_ids = NULL, v_records = NULL;
 
-    SELECT COUNT(*), MIN(w.id), MAX(w.id),
+    SELECT COUNT(*),
            GROUP_CONCAT(w.id ORDER BY w.id SEPARATOR ','),
            GROUP_CONCAT(
              JSON_OBJECT(
@@ -82,7 +80,7 @@ proc: BEGIN
                                     LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'),
                'row', JSON_EXTRACT(w.row_json, '$'))
              ORDER BY w.id SEPARATOR ',')
-      INTO v_count, v_first, v_last, v_ids, v_records
+      INTO v_count, v_ids, v_records
       FROM (
         SELECT c.*,
                SUM(LENGTH(c.row_json) + 200) OVER (ORDER BY c.id) AS cum_bytes,
@@ -139,8 +137,8 @@ proc: BEGIN
       LEAVE dispatch_loop;
     END IF;
 
-    -- Exactly the batch's ids (point lookups on the primary key). A range UPDATE over
-    -- v_first..v_last would also lock-wait on a straggler: a row inside the range whose
+    -- Exactly the batch's ids (point lookups on the primary key). A range UPDATE over the
+    -- batch's first..last id would also lock-wait on a straggler: a row inside the range whose
     -- transaction has not committed yet (tested).
     SET @relay_dispatch_sql = CONCAT(
       'UPDATE relay_outbox SET handed_off_at = UTC_TIMESTAMP(6), attempts = attempts + 1, ',
