@@ -25,7 +25,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Pool, PoolConnection, ResultSetHeader } from "mysql2/promise";
-import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "../lambda/envelope";
+import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "../contract/envelope";
 import { chunk, SQS_BATCH_LIMIT } from "../lambda/lib/sqs";
 
 export const DC_TABLE = "relay_rows";

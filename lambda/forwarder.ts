@@ -15,14 +15,16 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "./envelope";
-import { LAMBDA_ENV, booleanEnv, requireEnv } from "./lib/env";
+import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "../contract/envelope";
+import { LAMBDA_ENV } from "../contract/lambdaEnv";
+import { SERVICE } from "../contract/metrics";
+import { booleanEnv, requireEnv } from "./lib/env";
 import { createLogger, createMetrics, errorSummary, METRIC } from "./lib/observability";
 import { relayEntry } from "./lib/relay";
 import { createSqsClient, sendMessageBatchWithRetry, type RetryOptions } from "./lib/sqs";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./lib/sqs-event";
 
-export const FORWARDER_SERVICE = "order-relay-forwarder";
+export const FORWARDER_SERVICE = SERVICE.forwarder;
 
 export interface ForwarderDeps {
   /** SQS client for the aggregator's region. */

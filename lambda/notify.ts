@@ -20,13 +20,15 @@ import {
   parseHeartbeat,
   toRelayMessage,
   type RelayEnvelope,
-} from "./envelope";
-import { LAMBDA_ENV, requireEnv } from "./lib/env";
+} from "../contract/envelope";
+import { LAMBDA_ENV } from "../contract/lambdaEnv";
+import { SERVICE } from "../contract/metrics";
+import { requireEnv } from "./lib/env";
 import { createLogger, createMetrics, errorSummary, METRIC } from "./lib/observability";
 import { createSqsClient, sendMessageBatchWithRetry, type RetryOptions } from "./lib/sqs";
 import { relayEntry } from "./lib/relay";
 
-export const NOTIFY_SERVICE = "order-relay-notify";
+export const NOTIFY_SERVICE = SERVICE.notify;
 
 export interface NotifyDeps {
   readonly client: SQSClient;

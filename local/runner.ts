@@ -19,7 +19,7 @@ import { startDcConsumer } from "../dc/consumer";
 import { ensureDcSchema } from "../dc/consumer";
 import { createForwarderHandler } from "../lambda/forwarder";
 import { createNotifyHandler } from "../lambda/notify";
-import { isHeartbeat, parseEnvelope, toRelayMessage } from "../lambda/envelope";
+import { isHeartbeat, parseEnvelope, toRelayMessage } from "../contract/envelope";
 import { relayEntry } from "../lambda/lib/relay";
 import type { SqsEvent } from "../lambda/lib/sqs-event";
 import { migrate } from "../sql/migrate";

@@ -1,16 +1,4 @@
-/** Environment variable names: the fixed contract between the program and the handlers. */
-export const LAMBDA_ENV = {
-  /** notify: URL of the regional queue. */
-  queueUrl: "QUEUE_URL",
-  /** forwarder: URL of the aggregator queue. */
-  aggregatorQueueUrl: "AGGREGATOR_QUEUE_URL",
-  /** forwarder: region of the aggregator queue (the SQS client is built for it). */
-  aggregatorRegion: "AGGREGATOR_REGION",
-  /** forwarder: "true" when the aggregator is FIFO (MessageGroupId + MessageDeduplicationId). */
-  aggregatorFifo: "AGGREGATOR_FIFO",
-} as const;
-
-/** Reads the handlers' environment (names in LAMBDA_ENV above) with clear errors. */
+/** Reads the handlers' environment (names in contract/lambdaEnv.ts) with clear errors. */
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];
   if (value === undefined || value.trim() === "") {

@@ -5,20 +5,9 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { METRICS_NAMESPACE } from "../../contract/metrics";
 
-export const METRICS_NAMESPACE = "OrderRelay";
-
-export const METRIC = {
-  enqueued: "Enqueued",
-  forwarded: "Forwarded",
-  forwardFailed: "ForwardFailed",
-  relayLag: "RelayLag",
-  /** notify, from relay_heartbeat(): 1 per minute per region while the database reaches Lambda. */
-  heartbeat: "Heartbeat",
-  outboxPending: "OutboxPending",
-  outboxOldestPending: "OutboxOldestPendingSeconds",
-  outboxOverdue: "OutboxOverdue",
-} as const;
+export { METRIC } from "../../contract/metrics";
 
 export function createLogger(defaultService: string): Logger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? defaultService });

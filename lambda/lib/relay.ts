@@ -4,7 +4,7 @@
  */
 import { createHash } from "crypto";
 import type { MessageAttributeValue, SendMessageBatchRequestEntry } from "@aws-sdk/client-sqs";
-import { DEDUP_KEY_ATTRIBUTE, type RelayMessage } from "../envelope";
+import { DEDUP_KEY_ATTRIBUTE, type RelayMessage } from "../../contract/envelope";
 
 /** SQS: MessageDeduplicationId / MessageGroupId are 1..128 chars of ASCII alphanumerics + punctuation. */
 const FIFO_ID_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;

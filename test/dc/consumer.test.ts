@@ -3,7 +3,7 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import { ensureDcSchema, startDcConsumer, type DcConsumer } from "../../dc/consumer";
 import { parseCli, UsageError } from "../../dc/cli";
-import { toRelayMessage } from "../../lambda/envelope";
+import { toRelayMessage } from "../../contract/envelope";
 import { handler as forwarderHandler } from "../../lambda/forwarder";
 import { handler as notifyHandler } from "../../lambda/notify";
 import { createLogger } from "../../lambda/lib/observability";

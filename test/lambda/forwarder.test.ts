@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { toRelayMessage } from "../../lambda/envelope";
+import { toRelayMessage } from "../../contract/envelope";
 import { createForwarderHandler, FORWARDER_SERVICE } from "../../lambda/forwarder";
 import { createLogger, createMetrics } from "../../lambda/lib/observability";
 import { fifoSafeId, relayEntry } from "../../lambda/lib/relay";

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { DEDUP_KEY_ATTRIBUTE, InvalidEnvelopeError, toRelayMessage } from "../../lambda/envelope";
+import { DEDUP_KEY_ATTRIBUTE, InvalidEnvelopeError, toRelayMessage } from "../../contract/envelope";
 import { createLogger, createMetrics } from "../../lambda/lib/observability";
 import { createNotifyHandler, NOTIFY_SERVICE, NotifyDeliveryError } from "../../lambda/notify";
 import { startLocalSqs, type LocalSqs } from "../../tools/local-sqs";

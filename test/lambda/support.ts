@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { queueSpecs } from "../../config/names";
 import { parseConfig, type RelayConfig } from "../../config/schema";
-import type { RelayEnvelope, RelayRecord } from "../../lambda/envelope";
+import type { RelayEnvelope, RelayRecord } from "../../contract/envelope";
 import { createQueuesFromSpecs, type CreatedQueues, type LocalSqs } from "../../tools/local-sqs";
 
 export const EXAMPLE_CONFIG = {

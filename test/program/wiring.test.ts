@@ -14,7 +14,7 @@ import { readStackFile, stackFilePath } from "../../config/load";
 import { queueSpecs } from "../../config/names";
 import { parseConfig } from "../../config/schema";
 import { bundleHandler, type HandlerName } from "../../lambda/bundle";
-import type { RelayEnvelope } from "../../lambda/envelope";
+import type { RelayEnvelope } from "../../contract/envelope";
 import {
   createQueuesFromSpecs,
   startLocalSqs,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
-import { isHeartbeat, parseEnvelope } from "../../lambda/envelope";
+import { isHeartbeat, parseEnvelope } from "../../contract/envelope";
 import { migrate } from "../../sql/migrate";
 import { startPrivateMariaDb, type PrivateMariaDb } from "../../tools/mariadb";
 import { ARN, REGION, sleep } from "./relay-db";

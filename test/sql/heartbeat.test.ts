@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import type { RowDataPacket } from "mysql2/promise";
-import { isHeartbeat, parseHeartbeat } from "../../lambda/envelope";
+import { isHeartbeat, parseHeartbeat } from "../../contract/envelope";
 import { REGION, relayDb, type RelayDb } from "./relay-db";
 
 describe("sql: relay_heartbeat (real MariaDB)", function () {

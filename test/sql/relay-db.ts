@@ -1,6 +1,6 @@
 /** Shared set-up for the SQL suites: a migrated scratch database with the local lambda stand-in. */
 import mysql from "mysql2/promise";
-import { parseEnvelope, type RelayEnvelope } from "../../lambda/envelope";
+import { parseEnvelope, type RelayEnvelope } from "../../contract/envelope";
 import { migrate, type MigrateOptions } from "../../sql/migrate";
 import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type mysql from "mysql2/promise";
-import { ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES } from "../../lambda/envelope";
+import { ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES } from "../../contract/envelope";
 import { ARN, REGION, relayDb, sleep, type RelayDb } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];

@@ -1,0 +1,32 @@
+/**
+ * CloudWatch metrics: the contract between the handlers (which emit them through Powertools EMF)
+ * and the alarms and dashboard (which read them). Every metric carries the dimensions `service`
+ * and `region`.
+ */
+export const METRICS_NAMESPACE = "OrderRelay";
+
+/** Powertools service names; the `service` dimension of every metric and the log field. */
+export const SERVICE = {
+  notify: "order-relay-notify",
+  forwarder: "order-relay-forwarder",
+  dcConsumer: "order-relay-dc-consumer",
+} as const;
+
+export type ServiceName = (typeof SERVICE)[keyof typeof SERVICE];
+
+export const METRIC = {
+  enqueued: "Enqueued",
+  forwarded: "Forwarded",
+  forwardFailed: "ForwardFailed",
+  relayLag: "RelayLag",
+  /** notify, from relay_heartbeat(): 1 per minute per region while the database reaches Lambda. */
+  heartbeat: "Heartbeat",
+  outboxPending: "OutboxPending",
+  outboxOldestPending: "OutboxOldestPendingSeconds",
+  outboxOverdue: "OutboxOverdue",
+} as const;
+
+/** The dimensions a handler's metric carries, as alarms must name them. */
+export function metricDimensions(service: ServiceName, region: string): Record<string, string> {
+  return { service, region };
+}
