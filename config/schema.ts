@@ -7,6 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import { z } from "zod";
+import type { DatabaseSettings } from "../contract/databaseSettings";
 
 export const CONFIG_NAMESPACE = "order-relay";
 
@@ -734,4 +735,21 @@ function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
 /** Regional queue visibility timeout: 6x the forwarder timeout, as AWS advises for SQS triggers. */
 export function regionalVisibilityTimeoutSeconds(config: RelayConfig): number {
   return config.forwarder.timeoutSeconds * 6;
+}
+
+/**
+ * The settings one region's database needs (contract/databaseSettings.ts), less the notify
+ * function's ARN, which exists only once the function does. The program, `npm start` and the
+ * tests build them here, so the defaults are the schema's and nowhere else.
+ */
+export function databaseSettingsFor(
+  config: RelayConfig,
+  region: string,
+): Omit<DatabaseSettings, "functionArn"> {
+  return {
+    region,
+    retentionHours: config.retentionHours,
+    dispatchBatchSize: config.dispatchBatchSize,
+    purgeIntervalMinutes: config.purgeIntervalMinutes,
+  };
 }
