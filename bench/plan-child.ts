@@ -6,7 +6,7 @@
  */
 import { readStackFile, stackFilePath } from "../config/load";
 import { KNOWN_REGIONS, partitionOf } from "../config/schema";
-import { runOffline } from "../tools/offline";
+import { runOffline } from "../offline/engine";
 
 export function syntheticRelay(n: number): Record<string, unknown> {
   const file = readStackFile(stackFilePath("prod"), "prod");

@@ -268,7 +268,7 @@ export function renderResults(r: Results): string {
     "under tsx every frame was mapped through a source map (`prepare_stack_trace`, `node:internal/url`,",
     "`source_map_cache`); the rest is the Pulumi runtime's (de)serialisation (google-protobuf), GC, and",
     "esbuild bundling the two handlers once. That run measured 8.8 s plan / 10.7 s whole process at 20",
-    "regions (5.7 s plan with source maps off). `tools/offline.ts` now turns source maps off and keeps",
+    "regions (5.7 s plan with source maps off). `offline/engine.ts` now turns source maps off and keeps",
     "3 stack frames during a run (commit 61bfca2, from that profile), so the *plan* column above",
     "already includes the fix and the last column (source maps off in the child as well) no longer",
     "differs. The growth per region is the resources per region (60 each): linear by construction.",

@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { startPrivateMariaDb } from "../tools/mariadb";
+import { startPrivateMariaDb } from "../emulators/mariadb";
 import { bundleFigure } from "./bundles";
 import { machine } from "./machine";
 import { planFigure } from "./plan";

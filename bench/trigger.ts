@@ -7,7 +7,7 @@
  */
 import mysql from "mysql2/promise";
 import { migrate } from "../sql/migrate";
-import type { PrivateMariaDb } from "../tools/mariadb";
+import type { PrivateMariaDb } from "../emulators/mariadb";
 import { median, round } from "./util";
 
 export interface TriggerFigure {

@@ -23,14 +23,14 @@ import { isHeartbeat, parseEnvelope, toRelayMessage } from "../contract/envelope
 import { relayEntry } from "../lambda/lib/relay";
 import type { SqsEvent } from "../lambda/lib/sqs-event";
 import { migrate } from "../sql/migrate";
-import { startPrivateMariaDb, type PrivateMariaDb } from "../tools/mariadb";
+import { startPrivateMariaDb, type PrivateMariaDb } from "../emulators/mariadb";
 import {
   createQueuesFromSpecs,
   startEventSource,
   startLocalSqs,
   type FaultHook,
-} from "../tools/local-sqs";
-import { redrive } from "../tools/redrive";
+} from "../emulators/sqs";
+import { redrive } from "../ops/redrive";
 import { startLambdaService } from "./lambdaService";
 import { startLoadGenerator, type InsertedOrder } from "./loadGenerator";
 

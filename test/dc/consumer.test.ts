@@ -10,7 +10,7 @@ import { createLogger } from "../../lambda/lib/observability";
 import { fifoSafeId, relayEntry } from "../../lambda/lib/relay";
 import { LAMBDA_ENV } from "../../config/names";
 import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
-import { pollEventSourceOnce, startLocalSqs, type LocalSqs } from "../../tools/local-sqs";
+import { pollEventSourceOnce, startLocalSqs, type LocalSqs } from "../../emulators/sqs";
 import {
   assertNoRowContents,
   captureOutput,

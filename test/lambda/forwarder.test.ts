@@ -10,7 +10,7 @@ import {
   startLocalSqs,
   type CreatedQueues,
   type LocalSqs,
-} from "../../tools/local-sqs";
+} from "../../emulators/sqs";
 import {
   assertNoRowContents,
   captureOutput,

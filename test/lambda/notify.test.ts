@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { DEDUP_KEY_ATTRIBUTE, InvalidEnvelopeError, toRelayMessage } from "../../contract/envelope";
 import { createLogger, createMetrics } from "../../lambda/lib/observability";
 import { createNotifyHandler, NOTIFY_SERVICE, NotifyDeliveryError } from "../../lambda/notify";
-import { startLocalSqs, type LocalSqs } from "../../tools/local-sqs";
+import { startLocalSqs, type LocalSqs } from "../../emulators/sqs";
 import {
   assertNoRowContents,
   captureOutput,

@@ -11,7 +11,7 @@ import {
 import { queueSpecs } from "../../config/names";
 import { parseConfig, type RelayConfig } from "../../config/schema";
 import type { RelayEnvelope, RelayRecord } from "../../contract/envelope";
-import { createQueuesFromSpecs, type CreatedQueues, type LocalSqs } from "../../tools/local-sqs";
+import { createQueuesFromSpecs, type CreatedQueues, type LocalSqs } from "../../emulators/sqs";
 
 export const EXAMPLE_CONFIG = {
   regions: [{ region: "ap-northeast-1" }, { region: "us-west-2" }],

@@ -6,8 +6,8 @@ import { readStackFile, stackFilePath } from "../../config/load";
 import { describeResidence, worstCaseResidence } from "../../config/residence";
 import { parseConfig } from "../../config/schema";
 import { policies } from "../../policy/rules";
-import { runPolicies } from "../../tools/policy";
-import { RecordedResource } from "../../tools/offline";
+import { runPolicies } from "../../offline/policy";
+import { RecordedResource } from "../../offline/engine";
 import { mutated, offlineRun } from "./support";
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";

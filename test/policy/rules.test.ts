@@ -5,8 +5,8 @@
 import * as assert from "assert";
 import { listStacks } from "../../config/load";
 import { policies } from "../../policy/rules";
-import { PolicyRunOptions, runPolicies } from "../../tools/policy";
-import { OfflineRun } from "../../tools/offline";
+import { PolicyRunOptions, runPolicies } from "../../offline/policy";
+import { OfflineRun } from "../../offline/engine";
 import { Resources, all, editPolicy, first, mutated, offlineRun, set } from "./support";
 
 interface Fixture {

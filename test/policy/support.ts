@@ -3,7 +3,7 @@
  * fixtures mutate deep copies of its recorded resources.
  */
 import { readStackFile, stackFilePath } from "../../config/load";
-import { OfflineRun, RecordedResource, runOffline, runStack } from "../../tools/offline";
+import { OfflineRun, RecordedResource, runOffline, runStack } from "../../offline/engine";
 
 const runs = new Map<string, Promise<OfflineRun>>();
 let queue: Promise<unknown> = Promise.resolve();

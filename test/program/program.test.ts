@@ -18,7 +18,7 @@ import {
   mockInvoke,
   runOffline,
   runStack,
-} from "../../tools/offline";
+} from "../../offline/engine";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -680,7 +680,7 @@ describe("npm run plan", function () {
   const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
 
   it("--json lists every resource with urn, type, name, parent, region and resolved inputs", async () => {
-    const { stdout } = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--json"], {
+    const { stdout } = await exec(tsx, ["offline/plan.ts", "--stack", "prod", "--json"], {
       cwd: ROOT,
       maxBuffer: 64e6,
     });
@@ -699,11 +699,11 @@ describe("npm run plan", function () {
   });
 
   it("prints per-region resources and totals, and a Mermaid diagram", async () => {
-    const { stdout } = await exec(tsx, ["tools/plan.ts", "--stack", "dev"], { cwd: ROOT });
+    const { stdout } = await exec(tsx, ["offline/plan.ts", "--stack", "dev"], { cwd: ROOT });
     assert.match(stdout, /Region ap-northeast-1 \(relay \+ aggregator\): \d+ resources/);
     assert.match(stdout, /Totals: \d+ resources/);
     assert.match(stdout, /rds\.Cluster\s+order-relay-dev-ap-northeast-1/);
-    const diagram = await exec(tsx, ["tools/plan.ts", "--stack", "prod", "--mermaid"], {
+    const diagram = await exec(tsx, ["offline/plan.ts", "--stack", "prod", "--mermaid"], {
       cwd: ROOT,
     });
     assert.match(diagram.stdout, /^flowchart LR/);
@@ -724,7 +724,7 @@ describe("npm run plan", function () {
       }),
     );
     await assert.rejects(
-      exec(tsx, ["tools/plan.ts", "--config", file], { cwd: ROOT }),
+      exec(tsx, ["offline/plan.ts", "--config", file], { cwd: ROOT }),
       (error: any) => {
         assert.strictEqual(error.code, 2);
         assert.match(

@@ -20,8 +20,8 @@ import {
   startLocalSqs,
   type CreatedQueues,
   type LocalSqs,
-} from "../../tools/local-sqs";
-import { type OfflineRun, type RecordedResource, runStack } from "../../tools/offline";
+} from "../../emulators/sqs";
+import { type OfflineRun, type RecordedResource, runStack } from "../../offline/engine";
 
 /** Runs `handler(event)` of a bundle in a fresh process with the given environment only. */
 function invokeBundle(file: string, env: Record<string, string>, event: unknown): Promise<unknown> {

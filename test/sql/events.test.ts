@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { isHeartbeat, parseEnvelope } from "../../contract/envelope";
 import { migrate } from "../../sql/migrate";
-import { startPrivateMariaDb, type PrivateMariaDb } from "../../tools/mariadb";
+import { startPrivateMariaDb, type PrivateMariaDb } from "../../emulators/mariadb";
 import { ARN, REGION, sleep } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];

@@ -16,7 +16,7 @@ import {
   sqlChecksum,
   SQL_DIR,
 } from "../../sql/migrate";
-import { freePort } from "../../tools/mariadb";
+import { freePort } from "../../emulators/mariadb";
 import { ARN, REGION, relayDb, type RelayDb } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];

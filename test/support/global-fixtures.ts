@@ -8,7 +8,7 @@ import {
   ensureMariaDbInstalled,
   startPrivateMariaDb,
   type PrivateMariaDb,
-} from "../../tools/mariadb";
+} from "../../emulators/mariadb";
 
 let started: PrivateMariaDb | undefined;
 

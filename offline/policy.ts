@@ -17,7 +17,7 @@ import {
   UnknownValueError,
   unknownCheckingProxy,
 } from "@pulumi/policy";
-import type { RecordedResource } from "./offline";
+import type { RecordedResource } from "./engine";
 import { RelayPolicy, policies as packPolicies } from "../policy/rules";
 
 export interface Violation {
@@ -253,7 +253,7 @@ async function main(argv: string[]): Promise<number> {
   const stack = value("--stack");
   const configFile = value("--config");
   if (!stack && !configFile) usage();
-  const { runStack } = await import("./offline");
+  const { runStack } = await import("./engine");
   const started = Date.now();
   const run = await runStack({ stack, configFile });
   const result = await runPolicies(run.resources);

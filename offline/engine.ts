@@ -300,7 +300,7 @@ export function mockInvoke(args: pulumi.runtime.MockCallArgs): Record<string, an
         versionStages: ["AWSCURRENT"],
       };
     default:
-      throw new Error(`offline engine: unmocked invoke ${args.token} — add it to tools/offline.ts`);
+      throw new Error(`offline engine: unmocked invoke ${args.token} — add it to offline/engine.ts`);
   }
 }
 

@@ -8,7 +8,7 @@ import { parseArgs } from "util";
 import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
 import { worstCaseResidence } from "../config/residence";
-import { OfflineRun, RecordedResource, runOffline } from "./offline";
+import { OfflineRun, RecordedResource, runOffline } from "./engine";
 
 /** The few settings per type that tell a reviewer what will be built. */
 function keySettings(resource: RecordedResource): string {
