@@ -4,9 +4,14 @@
 // is known (the lockfile pins today's SDK; Lambda runs nodejs24.x) and would repeat in every run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+// `npx mocha test/sql` runs just that folder: mocha appends CLI specs to the config's, so the
+// default list applies only when no spec is named on the command line.
+const namedSpecs = process.argv.slice(2).filter((arg) => /^test\//.test(arg));
+const defaultSpec = ["test/**/*.test.ts"];
+
 module.exports = {
   require: ["tsx/cjs", "test/support/global-fixtures.ts"],
-  spec: ["test/**/*.test.ts"],
+  spec: namedSpecs.length > 0 ? [] : defaultSpec,
   timeout: 60000,
   slow: 5000,
   reporter: "spec",
