@@ -12,6 +12,8 @@ const defaultSpec = ["test/**/*.test.ts"];
 module.exports = {
   require: ["tsx/cjs", "test/support/global-fixtures.ts"],
   spec: namedSpecs.length > 0 ? [] : defaultSpec,
+  extension: ["ts"],
+  recursive: true,
   timeout: 60000,
   slow: 5000,
   reporter: "spec",
