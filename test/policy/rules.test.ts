@@ -4,6 +4,8 @@
  */
 import * as assert from "assert";
 import { listStacks } from "../../config/load";
+import { DECLARING_COMPONENT_TYPE, PRODUCTION_STACK_TAG } from "../../contract/declarations";
+import { LAMBDA_ENV } from "../../contract/lambdaEnv";
 import { policies } from "../../policy/rules";
 import { PolicyRunOptions, runPolicies } from "../../offline/policy";
 import { OfflineRun } from "../../offline/engine";
@@ -29,7 +31,6 @@ const FUNCTION = "aws:lambda/function:Function";
 const ROLE = "aws:iam/role:Role";
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
-const OBSERVABILITY = "order-relay:observability:RelayObservability";
 const isDlqPolicy = (r: { name: string }) => r.name.endsWith("-dlq-policy");
 const isAggregatorQueue = (r: { name: string }) => r.name === "aggregator-queue-queue";
 /** Passing case for the bound rules: a bound the stack meets. */
@@ -255,7 +256,7 @@ const fixtures: Fixture[] = [
       set(fn, "environment", {
         variables: {
           ...fn.inputs.environment.variables,
-          AGGREGATOR_QUEUE_URL: "https://sqs.example/other",
+          [LAMBDA_ENV.aggregatorQueueUrl]: "https://sqs.example/other",
         },
       });
     },
@@ -277,7 +278,7 @@ const fixtures: Fixture[] = [
   {
     rule: "privacy-residence-within-bound",
     stack: "dev",
-    fire: (rs) => set(first(rs, OBSERVABILITY), "maxResidenceHours", 100),
+    fire: (rs) => set(first(rs, DECLARING_COMPONENT_TYPE), "maxResidenceHours", 100),
     message: /exceeds maxResidenceHours 100 h/,
     options: {},
   },
@@ -312,12 +313,14 @@ function stackRun(name: string): Promise<OfflineRun> {
 }
 
 describe("policy pack", () => {
-  it("has at least 25 rules, each with a unique name and a source id", () => {
+  it("has at least 25 rules, each with a unique name, a source id and a level", () => {
     assert.ok(policies.length >= 25, `only ${policies.length} rules`);
     assert.strictEqual(new Set(policies.map((p) => p.name)).size, policies.length);
     for (const p of policies) {
       assert.match(p.source, /CKV_AWS_\d+|AVD-AWS-\d{4}|cfn_nag|awsguard|order-relay/, p.name);
       assert.ok(["mandatory", "advisory"].includes(p.enforcementLevel), p.name);
+      // Built by the rule factory: the description leads with the source ids.
+      assert.ok(p.description.startsWith(`${p.source.split(", ").join(" / ")}: `), p.name);
     }
   });
 
@@ -413,10 +416,10 @@ describe("policy pack", () => {
       const tagged = await runPolicies(
         mutated(run, (rs) => {
           set(first(rs, CLUSTER), "deletionProtection", false);
-          set(first(rs, OBSERVABILITY), "production", undefined);
+          set(first(rs, DECLARING_COMPONENT_TYPE), "production", undefined);
         }),
         rule,
-        { stackTags: { "order-relay:production": "true" } },
+        { stackTags: { [PRODUCTION_STACK_TAG]: "true" } },
       );
       assert.strictEqual(tagged.violations.length, 1);
     });
