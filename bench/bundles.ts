@@ -6,8 +6,9 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { gzipSync } from "node:zlib";
+import { LAMBDA_ENV, POWERTOOLS_ENV } from "../contract/lambdaEnv";
 import { bundleHandler, HANDLERS } from "../lambda/bundle";
+import { sizesOf } from "./bundle-sizes";
 import { median, round, run, WORK } from "./util";
 
 export interface BundleRow {
@@ -45,12 +46,12 @@ export async function bundleFigure(repeats: number): Promise<BundleRow[]> {
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "local",
         AWS_SECRET_ACCESS_KEY: "local",
-        QUEUE_URL: "http://127.0.0.1:9/000000000000/q",
-        AGGREGATOR_REGION: "us-east-1",
-        AGGREGATOR_QUEUE_URL: "http://127.0.0.1:9/000000000000/agg.fifo",
-        AGGREGATOR_FIFO: "true",
+        [LAMBDA_ENV.queueUrl]: "http://127.0.0.1:9/000000000000/q",
+        [LAMBDA_ENV.aggregatorRegion]: "us-east-1",
+        [LAMBDA_ENV.aggregatorQueueUrl]: "http://127.0.0.1:9/000000000000/agg.fifo",
+        [LAMBDA_ENV.aggregatorFifo]: "true",
         POWERTOOLS_METRICS_DISABLED: "true",
-        POWERTOOLS_LOG_LEVEL: "SILENT",
+        [POWERTOOLS_ENV.logLevel]: "SILENT",
       });
       const line = r.stdout.trim().split("\n").pop() ?? "";
       if (r.code !== 0 || !line.startsWith("{"))
@@ -60,11 +61,9 @@ export async function bundleFigure(repeats: number): Promise<BundleRow[]> {
       first.push(t.firstCallMs);
       total.push(t.requireMs + t.firstCallMs);
     }
-    const buffer = Buffer.from(code, "utf8");
     rows.push({
       handler: name,
-      bytes: buffer.length,
-      gzipBytes: gzipSync(buffer, { level: 9 }).length,
+      ...sizesOf(code),
       requireMs: round(median(req), 1),
       firstCallMs: round(median(first), 1),
       initMs: round(median(total), 1),

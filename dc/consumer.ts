@@ -26,10 +26,11 @@ import {
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Pool, PoolConnection, ResultSetHeader } from "mysql2/promise";
 import { InvalidEnvelopeError, parseRelayMessage, type RelayMessage } from "../contract/envelope";
+import { SERVICE } from "../contract/metrics";
 import { chunk, SQS_BATCH_LIMIT } from "../lambda/lib/sqs";
 
 export const DC_TABLE = "relay_rows";
-export const DC_SERVICE = "order-relay-dc-consumer";
+export const DC_SERVICE = SERVICE.dcConsumer;
 
 /** The logger methods the consumer uses (a Powertools Logger, or a test double). */
 export type DcLogger = Pick<Logger, "info" | "warn" | "error">;

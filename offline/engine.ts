@@ -11,8 +11,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../config/schema";
 import { StackFile, readStackFile, stackFilePath } from "../config/load";
+import { OFFLINE_ACCOUNT_ID } from "../contract/local";
 
-export const ACCOUNT_ID = "123456789012";
 export const PROJECT = "order-relay";
 const PROGRAM = path.join(__dirname, "..", "index.ts");
 
@@ -88,14 +88,14 @@ export function mockResource(
 ): pulumi.runtime.MockResourceResult {
   const { type, name, inputs } = args;
   const r = region ?? "us-east-1";
-  const arnPrefix = (service: string) => `arn:aws:${service}:${r}:${ACCOUNT_ID}`;
+  const arnPrefix = (service: string) => `arn:aws:${service}:${r}:${OFFLINE_ACCOUNT_ID}`;
   const physical = (inputs.name as string | undefined) ?? `${name}-${hexId(7, type, name)}`;
   const state = { ...inputs };
   switch (type) {
     case "pulumi:providers:aws":
       return { id: `aws-provider-${inputs.region}`, state };
     case "aws:sqs/queue:Queue": {
-      const url = `https://sqs.${r}.amazonaws.com/${ACCOUNT_ID}/${physical}`;
+      const url = `https://sqs.${r}.amazonaws.com/${OFFLINE_ACCOUNT_ID}/${physical}`;
       return {
         id: url,
         state: { ...state, name: physical, url, arn: `${arnPrefix("sqs")}:${physical}` },
@@ -121,7 +121,7 @@ export function mockResource(
         state: {
           ...state,
           name: physical,
-          arn: `arn:aws:iam::${ACCOUNT_ID}:role/${physical}`,
+          arn: `arn:aws:iam::${OFFLINE_ACCOUNT_ID}:role/${physical}`,
           uniqueId: `AROA${hexId(17, name).toUpperCase()}`,
         },
       };
@@ -226,7 +226,7 @@ export function mockResource(
       };
     }
     case "aws:sns/topicPolicy:TopicPolicy":
-      return { id: inputs.arn, state: { ...state, owner: ACCOUNT_ID } };
+      return { id: inputs.arn, state: { ...state, owner: OFFLINE_ACCOUNT_ID } };
     case "aws:kms/key:Key": {
       const keyId = `${hexId(8, name, r)}-${hexId(4, "a", name, r)}-${hexId(4, "b", name, r)}-${hexId(4, "c", name, r)}-${hexId(12, "d", name, r)}`;
       return { id: keyId, state: { ...state, keyId, arn: `${arnPrefix("kms")}:key/${keyId}` } };
@@ -241,7 +241,7 @@ export function mockResource(
         id: inputs.dashboardName,
         state: {
           ...state,
-          dashboardArn: `arn:aws:cloudwatch::${ACCOUNT_ID}:dashboard/${inputs.dashboardName}`,
+          dashboardArn: `arn:aws:cloudwatch::${OFFLINE_ACCOUNT_ID}:dashboard/${inputs.dashboardName}`,
         },
       };
     case "random:index/randomPassword:RandomPassword":
@@ -274,10 +274,10 @@ export function mockInvoke(args: pulumi.runtime.MockCallArgs): Record<string, an
   switch (args.token) {
     case "aws:index/getCallerIdentity:getCallerIdentity":
       return {
-        accountId: ACCOUNT_ID,
-        arn: `arn:aws:iam::${ACCOUNT_ID}:user/offline`,
+        accountId: OFFLINE_ACCOUNT_ID,
+        arn: `arn:aws:iam::${OFFLINE_ACCOUNT_ID}:user/offline`,
         userId: "AIDAOFFLINE",
-        id: ACCOUNT_ID,
+        id: OFFLINE_ACCOUNT_ID,
       };
     case "aws:index/getAvailabilityZones:getAvailabilityZones": {
       const letters = ["a", "b", "c"];
@@ -300,7 +300,9 @@ export function mockInvoke(args: pulumi.runtime.MockCallArgs): Record<string, an
         versionStages: ["AWSCURRENT"],
       };
     default:
-      throw new Error(`offline engine: unmocked invoke ${args.token} — add it to offline/engine.ts`);
+      throw new Error(
+        `offline engine: unmocked invoke ${args.token} — add it to offline/engine.ts`,
+      );
   }
 }
 

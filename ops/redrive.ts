@@ -20,6 +20,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { METRICS_NAMESPACE, SERVICE, type ServiceName } from "../contract/metrics";
 import { createNotifyHandler } from "../lambda/notify";
 
 export interface RedriveOptions {
@@ -56,24 +57,34 @@ function isInvocationRecord(value: unknown): value is { requestPayload: unknown 
   );
 }
 
+/** A Powertools logger that writes nothing (in-process handlers of the redrive and local runs). */
+export function silentLogger(service: ServiceName): Logger {
+  return new Logger({ serviceName: service, logLevel: "SILENT" });
+}
+
+/** Powertools metrics that emit no EMF output. */
+export function silentMetrics(service: ServiceName): Metrics {
+  const previous = process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  try {
+    return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
+  } finally {
+    if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = previous;
+  }
+}
+
 /** A silent notify handler (no logs, no EMF output) for in-process re-invocation. */
 export function silentNotify(
   client: SQSClient,
   queueUrl: string,
 ): (payload: unknown) => Promise<unknown> {
-  const previous = process.env.POWERTOOLS_METRICS_DISABLED;
-  process.env.POWERTOOLS_METRICS_DISABLED = "true";
-  try {
-    return createNotifyHandler({
-      client,
-      queueUrl,
-      logger: new Logger({ serviceName: "order-relay-notify", logLevel: "SILENT" }),
-      metrics: new Metrics({ namespace: "OrderRelay", serviceName: "order-relay-notify" }),
-    });
-  } finally {
-    if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-    else process.env.POWERTOOLS_METRICS_DISABLED = previous;
-  }
+  return createNotifyHandler({
+    client,
+    queueUrl,
+    logger: silentLogger(SERVICE.notify),
+    metrics: silentMetrics(SERVICE.notify),
+  });
 }
 
 export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
