@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { loadRelayConfig } from "./config/load";
 import { aggregatorNames, queueSpecs, regionNames } from "./config/names";
-import { partitionOf } from "./config/schema";
+import { databaseSettingsFor, partitionOf } from "./config/schema";
 import { Aggregator } from "./components/aggregator";
 import { awsStackSettings, regionalProviders } from "./components/providers";
 import { RegionalRelay } from "./components/regionalRelay";
@@ -26,54 +26,39 @@ const providers = regionalProviders(
 const aggregatorProvider = providers.get(config.aggregator.region)!;
 const accountId = aws.getCallerIdentityOutput({}, { provider: aggregatorProvider }).accountId;
 
-const aggregator = new Aggregator("aggregator", {
-  queue: queues.aggregator.queue,
-  dlq: queues.aggregator.dlq,
-  dcConsumerRoleName: aggregatorNames(config).dcConsumerRole,
-  dcTrustedPrincipalArns: config.aggregator.dcTrustedPrincipalArns,
-  accountId,
-  partition,
-  provider: aggregatorProvider,
-});
-
-// Keyed by region name: adding or removing a region never renames another region's resources.
-const relays: Record<string, RegionalRelay> = {};
-for (const settings of config.regions) {
-  relays[settings.region] = new RegionalRelay(settings.region, {
-    settings,
-    names: regionNames(config, settings.region),
-    queue: queues.regions[settings.region].queue,
-    dlq: queues.regions[settings.region].dlq,
-    stack: config,
-    aggregator: {
-      queueUrl: aggregator.queueUrl,
-      queueArn: aggregator.queueArn,
-      region: config.aggregator.region,
-      fifo: config.aggregator.fifo,
-    },
+const aggregator = new Aggregator(
+  "aggregator",
+  {
+    queue: queues.aggregator.queue,
+    dlq: queues.aggregator.dlq,
+    dcConsumerRoleName: aggregatorNames(config).dcConsumerRole,
+    dcTrustedPrincipalArns: config.aggregator.dcTrustedPrincipalArns,
     accountId,
     partition,
-    provider: providers.get(settings.region)!,
-  });
-}
+  },
+  { providers: [aggregatorProvider] },
+);
 
-aggregator.admitForwarders(Object.values(relays).map((relay) => relay.forwarderRoleArn));
-
-const observability = new RelayObservability("observability", {
+// Stack-wide: alarm topics, the aggregator's alarms, the dashboard (from physical names, which
+// the config fixes before anything exists). Each region's alarms live in its RegionalRelay.
+const observabilityName = "observability";
+const observability = new RelayObservability(observabilityName, {
   namePrefix: config.namePrefix,
-  regions: config.regions.map(({ region }) => ({
-    region,
-    queueName: relays[region].queue.queue.name,
-    deadLetterQueueName: relays[region].queue.deadLetterQueue.name,
-    notifyFunctionName: relays[region].notifyFunctionName,
-    forwarderFunctionName: relays[region].forwarderFunctionName,
-    provider: providers.get(region)!,
-  })),
+  regions: config.regions.map(({ region }) => {
+    const names = regionNames(config, region);
+    return {
+      region,
+      queueName: names.queue,
+      deadLetterQueueName: names.dlq,
+      notifyFunctionName: names.notifyFunction,
+      forwarderFunctionName: names.forwarderFunction,
+    };
+  }),
+  providers,
   aggregator: {
     region: config.aggregator.region,
     queueName: aggregator.queue.queue.name,
     deadLetterQueueName: aggregator.queue.deadLetterQueue.name,
-    provider: aggregatorProvider,
   },
   thresholds: config.alarms,
   email: config.alarms.email,
@@ -87,6 +72,41 @@ const observability = new RelayObservability("observability", {
   accountId,
   partition,
 });
+
+// Keyed by region name: adding or removing a region never renames another region's resources.
+const relays: Record<string, RegionalRelay> = {};
+for (const settings of config.regions) {
+  const region = settings.region;
+  relays[region] = new RegionalRelay(
+    region,
+    {
+      settings,
+      names: regionNames(config, region),
+      queue: queues.regions[region].queue,
+      dlq: queues.regions[region].dlq,
+      stack: config,
+      database: databaseSettingsFor(config, region),
+      alarms: {
+        alarmNamePrefix: `${config.namePrefix}-${region}`,
+        thresholds: config.alarms,
+        alarmTopicArn: observability.topicArns[region],
+        // Until wave 2 these alarms were children of the stack-wide component.
+        movedFrom: { parent: observability, name: observabilityName },
+      },
+      aggregator: {
+        queueUrl: aggregator.queueUrl,
+        queueArn: aggregator.queueArn,
+        region: config.aggregator.region,
+        fifo: config.aggregator.fifo,
+      },
+      accountId,
+      partition,
+    },
+    { providers: [providers.get(region)!] },
+  );
+}
+
+aggregator.admitForwarders(Object.values(relays).map((relay) => relay.forwarderRoleArn));
 
 export const regions = Object.fromEntries(
   Object.entries(relays).map(([region, relay]) => [

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import { QueueSpec } from "../config/names";
 import { SQS_CONSUME_ACTIONS, policyDocument } from "./iamDocuments";
 import { RelayQueue } from "./relayQueue";
@@ -19,7 +20,6 @@ export interface AggregatorArgs {
   readonly accountId: pulumi.Input<string>;
   /** `aws`, `aws-cn`, … */
   readonly partition: string;
-  readonly provider: aws.Provider;
 }
 
 /**
@@ -33,12 +33,12 @@ export class Aggregator extends pulumi.ComponentResource {
   public readonly queueArn: pulumi.Output<string>;
 
   constructor(name: string, args: AggregatorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:aggregator:Aggregator", name, {}, opts);
-    const childOpts = { parent: this, provider: args.provider };
+    super(COMPONENT_TYPE.aggregator, name, {}, opts);
+    const childOpts = { parent: this };
 
     this.queue = new RelayQueue(
       `${name}-queue`,
-      { queue: args.queue, dlq: args.dlq, provider: args.provider },
+      { queue: args.queue, dlq: args.dlq },
       { parent: this },
     );
     this.queueUrl = this.queue.url;

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import { RegionSettings } from "../config/schema";
 
 /** Log types exported to CloudWatch; each gets a log group with bounded retention up front. */
@@ -19,7 +20,6 @@ export interface AuroraClusterArgs {
   readonly logRetentionDays: number;
   /** Master user name; its password is managed by Secrets Manager. @default - "relayadmin" */
   readonly masterUsername?: string;
-  readonly provider: aws.Provider;
 }
 
 /**
@@ -38,8 +38,8 @@ export class AuroraCluster extends pulumi.ComponentResource {
   public readonly lambdaReady: pulumi.Output<string>;
 
   constructor(name: string, args: AuroraClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:database:AuroraCluster", name, {}, opts);
-    const childOpts = { parent: this, provider: args.provider };
+    super(COMPONENT_TYPE.auroraCluster, name, {}, opts);
+    const childOpts = { parent: this };
     const { settings } = args;
 
     const parameterGroup = new aws.rds.ClusterParameterGroup(

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import { RegionSettings } from "../config/schema";
 import { policyDocument } from "./iamDocuments";
 
@@ -17,7 +18,6 @@ export interface RelayNetworkArgs {
     readonly functionArn: pulumi.Input<string>;
     readonly principalArn: pulumi.Input<string>;
   };
-  readonly provider: aws.Provider;
 }
 
 /** Two private subnets carved out of the VPC CIDR: the first two quarters (prefix + 2). */
@@ -52,8 +52,8 @@ export class RelayNetwork extends pulumi.ComponentResource {
   public readonly lambdaEndpoint?: aws.ec2.VpcEndpoint;
 
   constructor(name: string, args: RelayNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:network:RelayNetwork", name, {}, opts);
-    const childOpts = { parent: this, provider: args.provider };
+    super(COMPONENT_TYPE.network, name, {}, opts);
+    const childOpts = { parent: this };
     const { settings } = args;
 
     if ("cidr" in settings.vpc) {
@@ -73,7 +73,7 @@ export class RelayNetwork extends pulumi.ComponentResource {
           state: "available",
           filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
         },
-        { parent: this, provider: args.provider },
+        { parent: this },
       );
       const subnets = privateSubnetCidrs(settings.vpc.cidr).map(
         (cidrBlock, i) =>

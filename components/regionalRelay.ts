@@ -1,13 +1,28 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { LAMBDA_ENV, QueueSpec, RegionNames } from "../config/names";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
+import type { DatabaseSettings } from "../contract/databaseSettings";
+import { LAMBDA_ENV, POWERTOOLS_ENV } from "../contract/lambdaEnv";
+import { METRICS_NAMESPACE, SERVICE, type ServiceName } from "../contract/metrics";
+import { QueueSpec, RegionNames } from "../config/names";
 import { RegionSettings, RelayConfig } from "../config/schema";
+import { AlarmThresholds } from "./alarms";
 import { AuroraCluster } from "./auroraCluster";
 import { SQS_CONSUME_ACTIONS, policyDocument, serviceTrustPolicy } from "./iamDocuments";
 import { RelayNetwork } from "./network";
 import { RelayDatabase } from "./relayDatabase";
 import { RelayFunction } from "./relayFunction";
 import { RelayQueue } from "./relayQueue";
+import { RegionalAlarms, RegionalAlarmsArgs } from "./regionalAlarms";
+
+/** The Powertools variables of a handler: its service name and the relay's metric namespace. */
+function powertoolsEnv(service: ServiceName): Record<string, string> {
+  return {
+    [POWERTOOLS_ENV.serviceName]: service,
+    [POWERTOOLS_ENV.metricsNamespace]: METRICS_NAMESPACE,
+    [POWERTOOLS_ENV.logLevel]: "INFO",
+  };
+}
 
 export interface RegionalRelayArgs {
   /** This region's validated settings. */
@@ -17,17 +32,20 @@ export interface RegionalRelayArgs {
   /** The regional queue and its DLQ (`queueSpecs(config).regions[region]`). */
   readonly queue: QueueSpec;
   readonly dlq: QueueSpec;
-  /** Stack-wide settings the region uses (retention, batch sizes, Lambda tuning, log retention). */
-  readonly stack: Pick<
-    RelayConfig,
-    | "retentionHours"
-    | "databaseName"
-    | "dispatchBatchSize"
-    | "purgeIntervalMinutes"
-    | "logRetentionDays"
-    | "notify"
-    | "forwarder"
-  >;
+  /** Stack-wide settings the region's resources use (Lambda tuning, log retention, database). */
+  readonly stack: Pick<RelayConfig, "databaseName" | "logRetentionDays" | "notify" | "forwarder">;
+  /** What the region's database needs (`databaseSettingsFor(config, region)`). */
+  readonly database: Omit<DatabaseSettings, "functionArn">;
+  /** How the region is watched. */
+  readonly alarms: {
+    /** Prefix of every alarm name of the region, e.g. "order-relay-prod-ap-northeast-1". */
+    readonly alarmNamePrefix: string;
+    readonly thresholds: AlarmThresholds;
+    /** The region's alarm topic. @default - no notification */
+    readonly alarmTopicArn?: pulumi.Input<string>;
+    /** Where the alarms lived before (aliases keep deployed alarms). @default - nowhere */
+    readonly movedFrom?: RegionalAlarmsArgs["movedFrom"];
+  };
   /** The aggregator queue every forwarder sends to. */
   readonly aggregator: {
     readonly queueUrl: pulumi.Input<string>;
@@ -37,14 +55,13 @@ export interface RegionalRelayArgs {
   };
   readonly accountId: pulumi.Input<string>;
   readonly partition: string;
-  /** This region's provider: every AWS resource of the region is created through it. */
-  readonly provider: aws.Provider;
 }
 
 /**
  * Everything one region runs: network, Aurora with the outbox relay, the notify Lambda that
- * Aurora invokes, the regional queue, and the forwarder Lambda that moves messages to the
- * aggregator.
+ * Aurora invokes, the regional queue, the forwarder Lambda that moves messages to the
+ * aggregator, and the alarms that watch them. Give it the region's provider the Pulumi way
+ * (`providers: [provider]`): every child inherits it.
  */
 export class RegionalRelay extends pulumi.ComponentResource {
   public readonly clusterEndpoint: pulumi.Output<string>;
@@ -60,14 +77,14 @@ export class RegionalRelay extends pulumi.ComponentResource {
   public readonly database: AuroraCluster;
 
   constructor(name: string, args: RegionalRelayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:relay:RegionalRelay", name, {}, opts);
-    const { settings, names, stack, provider } = args;
+    super(COMPONENT_TYPE.regionalRelay, name, {}, opts);
+    const { settings, names, stack } = args;
     const region = settings.region;
-    const childOpts = { parent: this, provider };
+    const childOpts = { parent: this };
 
     this.queue = new RelayQueue(
       `${name}-orders`,
-      { queue: args.queue, dlq: args.dlq, provider },
+      { queue: args.queue, dlq: args.dlq },
       { parent: this },
     );
     this.queue.setPolicy([]);
@@ -95,14 +112,11 @@ export class RegionalRelay extends pulumi.ComponentResource {
         ],
         environment: {
           [LAMBDA_ENV.queueUrl]: this.queue.url,
-          POWERTOOLS_SERVICE_NAME: "order-relay-notify",
-          POWERTOOLS_METRICS_NAMESPACE: "OrderRelay",
-          POWERTOOLS_LOG_LEVEL: "INFO",
+          ...powertoolsEnv(SERVICE.notify),
         },
         timeoutSeconds: stack.notify.timeoutSeconds,
         memoryMb: stack.notify.memoryMb,
         logRetentionDays: stack.logRetentionDays,
-        provider,
       },
       { parent: this },
     );
@@ -141,14 +155,11 @@ export class RegionalRelay extends pulumi.ComponentResource {
           [LAMBDA_ENV.aggregatorQueueUrl]: args.aggregator.queueUrl,
           [LAMBDA_ENV.aggregatorRegion]: args.aggregator.region,
           [LAMBDA_ENV.aggregatorFifo]: String(args.aggregator.fifo),
-          POWERTOOLS_SERVICE_NAME: "order-relay-forwarder",
-          POWERTOOLS_METRICS_NAMESPACE: "OrderRelay",
-          POWERTOOLS_LOG_LEVEL: "INFO",
+          ...powertoolsEnv(SERVICE.forwarder),
         },
         timeoutSeconds: stack.forwarder.timeoutSeconds,
         memoryMb: stack.forwarder.memoryMb,
         logRetentionDays: stack.logRetentionDays,
-        provider,
       },
       { parent: this },
     );
@@ -207,7 +218,6 @@ export class RegionalRelay extends pulumi.ComponentResource {
         settings,
         dbSubnetGroupName: names.clusterIdentifier,
         lambdaInvoke: { functionArn: this.notify.arn, principalArn: invokeRole.arn },
-        provider,
       },
       { parent: this },
     );
@@ -222,15 +232,14 @@ export class RegionalRelay extends pulumi.ComponentResource {
         securityGroupIds: [network.dbSecurityGroupId],
         lambdaInvokeRoleArn: invokeRoleArn,
         logRetentionDays: stack.logRetentionDays,
-        provider,
       },
-      { parent: this, dependsOn: network.lambdaEndpoint ? [network.lambdaEndpoint] : [] },
+      // Aurora calls Lambda through the endpoint from its first lambda_async on.
+      { parent: this, dependsOn: network.lambdaEndpoint ? [network.lambdaEndpoint] : undefined },
     );
 
     new RelayDatabase(
       `${name}-relay-db`,
       {
-        region,
         endpoint:
           settings.dbEndpointOverride ??
           pulumi.interpolate`${this.database.endpoint}:${this.database.port}`,
@@ -238,12 +247,25 @@ export class RegionalRelay extends pulumi.ComponentResource {
         masterUsername: this.database.masterUsername,
         masterUserSecretArn: this.database.masterUserSecretArn,
         databaseName: stack.databaseName,
+        settings: args.database,
         notifyFunctionArn: this.notify.arn,
-        retentionHours: stack.retentionHours,
-        dispatchBatchSize: stack.dispatchBatchSize,
-        purgeIntervalMinutes: stack.purgeIntervalMinutes,
         ready: this.database.lambdaReady,
-        provider,
+      },
+      { parent: this },
+    );
+
+    new RegionalAlarms(
+      `${name}-alarms`,
+      {
+        region,
+        alarmNamePrefix: args.alarms.alarmNamePrefix,
+        queueName: this.queue.queue.name,
+        deadLetterQueueName: this.queue.deadLetterQueue.name,
+        notifyFunctionName: this.notify.name,
+        forwarderFunctionName: this.forwarder.name,
+        thresholds: args.alarms.thresholds,
+        alarmTopicArn: args.alarms.alarmTopicArn,
+        movedFrom: args.alarms.movedFrom,
       },
       { parent: this },
     );

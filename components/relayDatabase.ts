@@ -2,8 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import * as random from "@pulumi/random";
 import * as path from "path";
+import { DATABASE_SETTINGS_ENV, type DatabaseSettings } from "../contract/databaseSettings";
 import { sqlChecksum } from "../sql/migrate";
 
 /** What the relay user may do in the storefront database: own its outbox, trigger, events. */
@@ -31,7 +33,6 @@ export const AWS_LAMBDA_ACCESS_ROLE = "AWS_LAMBDA_ACCESS";
 const PROJECT_ROOT = path.join(__dirname, "..");
 
 export interface RelayDatabaseArgs {
-  readonly region: string;
   /** `host:port` of the cluster (or the tunnel given by `dbEndpointOverride`). */
   readonly endpoint: pulumi.Input<string>;
   /** True when `endpoint` is a tunnel to the cluster (TLS is then not verifiable by host name). */
@@ -39,16 +40,14 @@ export interface RelayDatabaseArgs {
   readonly masterUsername: pulumi.Input<string>;
   /** Secrets Manager secret of the master password (managed by RDS). */
   readonly masterUserSecretArn: pulumi.Input<string>;
-  /** The storefront's database holding `order_data`. */
+  /** The storefront's database holding the relayed tables. */
   readonly databaseName: string;
+  /** What the relay's SQL needs (`databaseSettingsFor(config, region)`), less the function ARN. */
+  readonly settings: Omit<DatabaseSettings, "functionArn">;
   /** The notify function `lambda_async` calls. */
   readonly notifyFunctionArn: pulumi.Input<string>;
-  readonly retentionHours: number;
-  readonly dispatchBatchSize: number;
-  readonly purgeIntervalMinutes: number;
   /** Resources the migration must wait for (invoke role association, instances). */
   readonly ready: pulumi.Input<string>;
-  readonly provider: aws.Provider;
 }
 
 /**
@@ -61,12 +60,12 @@ export class RelayDatabase extends pulumi.ComponentResource {
   public readonly migration: command.local.Command;
 
   constructor(name: string, args: RelayDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:database:RelayDatabase", name, {}, opts);
+    super(COMPONENT_TYPE.relayDatabase, name, {}, opts);
 
     // No secret is needed to preview: the master password is read from Secrets Manager at deploy.
     const masterSecret = aws.secretsmanager.getSecretVersionOutput(
       { secretId: args.masterUserSecretArn },
-      { parent: this, provider: args.provider },
+      { parent: this },
     );
     const masterPassword = pulumi.secret(
       masterSecret.secretString.apply((text) => {
@@ -88,7 +87,7 @@ export class RelayDatabase extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const mysqlOpts = { parent: this, provider: mysqlProvider, dependsOn: [] as pulumi.Resource[] };
+    const mysqlOpts = { parent: this, provider: mysqlProvider };
 
     const database = new mysql.Database(
       `${name}-database`,
@@ -138,21 +137,19 @@ export class RelayDatabase extends pulumi.ComponentResource {
             `mysql://${encodeURIComponent(userName)}:${encodeURIComponent(secret)}@${endpoint}/${db}`,
         ),
     );
+    // One JSON value carries every setting to the runner, which validates it with the same schema.
+    const settingsJson = pulumi
+      .output(args.notifyFunctionArn)
+      .apply((functionArn) => JSON.stringify({ ...args.settings, functionArn }));
     this.migration = new command.local.Command(
       `${name}-migrate`,
       {
         dir: PROJECT_ROOT,
         // The password travels in the environment, never on the command line.
-        environment: { RELAY_DB_URL: relayUrl },
-        create: pulumi.interpolate`npm run --silent db:migrate -- --region ${args.region} --function-arn ${args.notifyFunctionArn} --retention-hours ${args.retentionHours} --batch-size ${args.dispatchBatchSize} --purge-interval-minutes ${args.purgeIntervalMinutes} --tls`,
-        triggers: [
-          sqlChecksum(),
-          args.notifyFunctionArn,
-          args.retentionHours,
-          args.dispatchBatchSize,
-          args.purgeIntervalMinutes,
-          args.ready,
-        ],
+        environment: { RELAY_DB_URL: relayUrl, [DATABASE_SETTINGS_ENV]: settingsJson },
+        create: "npm run --silent db:migrate -- --tls",
+        // Re-run whenever the SQL, a setting or the cluster's readiness changes.
+        triggers: [sqlChecksum(), settingsJson, args.ready],
       },
       { parent: this, dependsOn: [privileges, lambdaAccess] },
     );

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import { HandlerName, bundleHandler } from "../lambda/bundle";
 import {
   PolicyStatement,
@@ -38,7 +39,6 @@ export interface RelayFunctionArgs {
   readonly memoryMb: number;
   /** CloudWatch Logs retention of the function's log group; part of the privacy window. */
   readonly logRetentionDays: number;
-  readonly provider: aws.Provider;
 }
 
 /**
@@ -55,8 +55,8 @@ export class RelayFunction extends pulumi.ComponentResource {
   public readonly readyRoleArn: pulumi.Output<string>;
 
   constructor(name: string, args: RelayFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:lambda:RelayFunction", name, {}, opts);
-    const childOpts = { parent: this, provider: args.provider };
+    super(COMPONENT_TYPE.relayFunction, name, {}, opts);
+    const childOpts = { parent: this };
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,

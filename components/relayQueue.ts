@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "../contract/componentTypes";
 import { QueueSpec } from "../config/names";
 import { PolicyStatement, denyInsecureTransport, policyDocument } from "./iamDocuments";
 
@@ -7,8 +8,6 @@ export interface RelayQueueArgs {
   /** The queue and its dead-letter queue, from `queueSpecs(config)` — the same spec local runs use. */
   readonly queue: QueueSpec;
   readonly dlq: QueueSpec;
-  /** Provider of the queue's region. */
-  readonly provider: aws.Provider;
 }
 
 /** Attribute values from a spec as numbers (the aws.sqs.Queue args are typed). */
@@ -45,14 +44,12 @@ export class RelayQueue extends pulumi.ComponentResource {
   public readonly arn: pulumi.Output<string>;
   public readonly deadLetterQueueArn: pulumi.Output<string>;
   public readonly deadLetterQueueUrl: pulumi.Output<string>;
-  private readonly provider: aws.Provider;
   private readonly logicalName: string;
 
   constructor(name: string, args: RelayQueueArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("order-relay:queue:RelayQueue", name, {}, opts);
-    this.provider = args.provider;
+    super(COMPONENT_TYPE.relayQueue, name, {}, opts);
     this.logicalName = name;
-    const childOpts = { parent: this, provider: args.provider };
+    const childOpts = { parent: this };
     if (!args.queue.redrive || args.queue.redrive.deadLetterQueueName !== args.dlq.name) {
       throw new Error(`${name}: queue ${args.queue.name} must redrive to its DLQ ${args.dlq.name}`);
     }
@@ -114,7 +111,7 @@ export class RelayQueue extends pulumi.ComponentResource {
         queueUrl: this.queue.url,
         policy: policyDocument([denyInsecureTransport(this.queue.arn), ...statements]),
       },
-      { parent: this, provider: this.provider },
+      { parent: this },
     );
   }
 }

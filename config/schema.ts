@@ -7,7 +7,12 @@
  */
 import * as aws from "@pulumi/aws";
 import { z } from "zod";
-import type { DatabaseSettings } from "../contract/databaseSettings";
+import {
+  databaseSettingsSchema,
+  dispatchBatchSizeSchema,
+  purgeIntervalMinutesSchema,
+  type DatabaseSettings,
+} from "../contract/databaseSettings";
 
 export const CONFIG_NAMESPACE = "order-relay";
 
@@ -26,33 +31,25 @@ export function partitionOf(region: string): string {
   return "aws";
 }
 
-/** Keys the program reads; anything else under `order-relay:` is a typo. */
-export const TOP_LEVEL_KEYS = [
-  "regions",
-  "aggregator",
-  "retentionHours",
-  "production",
-  "namePrefix",
-  "databaseName",
-  "purgeIntervalMinutes",
-  "dispatchBatchSize",
-  "logRetentionDays",
-  "queue",
-  "notify",
-  "forwarder",
-  "maxResidenceHours",
-  "alarms",
-] as const;
-
 /** Valid CloudWatch Logs retention values (days); anything else is rejected by the API. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
   3653,
 ] as const;
 
-const SQS_MIN_RETENTION_SECONDS = 60;
-const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+/** SQS limits on a queue's MessageRetentionPeriod and VisibilityTimeout (seconds). */
+export const SQS_RETENTION_SECONDS = { min: 60, max: 14 * 24 * 3600 } as const;
 const SQS_MAX_VISIBILITY_SECONDS = 12 * 3600;
+
+/** A queue retention in seconds, within what SQS accepts. */
+const sqsRetentionSeconds = () =>
+  z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(SQS_RETENTION_SECONDS.min, "SQS keeps messages at least 60 seconds")
+    .max(SQS_RETENTION_SECONDS.max, "SQS keeps messages at most 1209600 seconds (14 days)");
+
+const FOUR_DAYS_SECONDS = 4 * 24 * 3600;
 
 const regionName = z.string().superRefine((value, ctx) => {
   if (!KNOWN_REGIONS.includes(value)) {
@@ -94,6 +91,10 @@ export function cidrProblem(value: string): string | undefined {
 function ipv4(n: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
 }
+
+const NAME_PREFIX = /^[a-z][a-z0-9-]{1,23}[a-z0-9]$/;
+const NAME_PREFIX_RULE =
+  "must be 3-25 lowercase letters, digits or '-' (it prefixes cluster ids and queue names)";
 
 const positiveInt = (max?: number) => {
   const base = z.number().int("must be a whole number").positive("must be greater than 0");
@@ -148,6 +149,9 @@ const vpcSchema = z.union([
 
 const INSTANCE_NAME = /^[a-z][a-z0-9]{0,9}$/;
 
+/** Aurora Serverless v2 capacity used when a region sets neither `instanceClass` nor `serverless`. */
+export const DEFAULT_SERVERLESS = { minCapacity: 0.5, maxCapacity: 4 } as const;
+
 export const regionSchema = z
   .strictObject({
     /** AWS region code. Required. */
@@ -158,7 +162,10 @@ export const regionSchema = z
       .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'must look like "db.r6g.large" (or use `serverless`)')
       .refine((v) => v !== "db.serverless", "use the `serverless` key for Serverless v2")
       .optional(),
-    /** Aurora Serverless v2 capacity. @default - { minCapacity: 0.5, maxCapacity: 4 } */
+    /**
+     * Aurora Serverless v2 capacity. @default - { minCapacity: 0.5, maxCapacity: 4 } unless
+     * `instanceClass` is set (resolved in `resolveDependentDefaults`)
+     */
     serverless: serverlessSchema.optional(),
     /**
      * Names of the cluster's instances; each name keys its own resource, so removing one name
@@ -173,24 +180,24 @@ export const regionSchema = z
       .min(1, "needs at least one instance name")
       .max(16, "Aurora allows at most 15 replicas plus the writer")
       .refine((names) => new Set(names).size === names.length, "lists the same instance name twice")
-      .optional(),
+      .default(() => ["a"]),
     /** Existing VPC + subnets, or a CIDR for a new VPC. @default - a new VPC with 10.0.0.0/16 */
-    vpc: vpcSchema.optional(),
+    vpc: vpcSchema.default(() => ({ cidr: "10.0.0.0/16" })),
     /**
      * How Aurora reaches the Lambda API: `endpoint` creates a Lambda interface VPC endpoint with
      * private DNS; `nat` trusts an existing NAT gateway in the given VPC. @default - "endpoint"
      */
-    lambdaAccess: z.enum(["endpoint", "nat"]).optional(),
+    lambdaAccess: z.enum(["endpoint", "nat"]).default("endpoint"),
     /** CIDRs allowed to reach MySQL (the storefront, a bastion). @default - none */
-    dbClientCidrs: z.array(cidrLike()).optional(),
+    dbClientCidrs: z.array(cidrLike()).default(() => []),
     /** Security groups allowed to reach MySQL. @default - none */
     dbClientSecurityGroupIds: z
       .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must look like "sg-0123456789abcdef0"'))
-      .optional(),
+      .default(() => []),
     /** Deletion protection for the cluster. @default - the stack's `production` flag */
     deletionProtection: z.boolean().optional(),
     /** Automated backup retention (1..35 days; AWS cannot turn it off). @default - 1 */
-    backupRetentionDays: positiveInt(35).optional(),
+    backupRetentionDays: positiveInt(35).default(1),
     /** Take a final snapshot when the cluster is deleted. @default - the stack's `production` flag */
     finalSnapshot: z.boolean().optional(),
     /** Aurora MySQL 3 engine version. @default - "8.0.mysql_aurora.3.10.0" */
@@ -200,7 +207,7 @@ export const regionSchema = z
         /^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/,
         'must be an Aurora MySQL 3 version such as "8.0.mysql_aurora.3.10.0"',
       )
-      .optional(),
+      .default("8.0.mysql_aurora.3.10.0"),
     /**
      * `host:port` the @pulumi/mysql provider and the migration use instead of the cluster endpoint
      * (an SSH tunnel or SSM port forward to a private cluster). @default - the cluster endpoint
@@ -218,7 +225,7 @@ export const regionSchema = z
         message: "set either instanceClass (provisioned) or serverless (Serverless v2), not both",
       });
     }
-    if (value.lambdaAccess === "nat" && (!value.vpc || !("vpcId" in value.vpc))) {
+    if (value.lambdaAccess === "nat" && !("vpcId" in value.vpc)) {
       ctx.addIssue({
         code: "custom",
         path: ["lambdaAccess"],
@@ -245,24 +252,22 @@ function cidrLike() {
   });
 }
 
+/** Receives of a message before it moves to its DLQ. */
+const maxReceiveCount = () => z.number().int().min(1).max(1000).default(5);
+
 export const aggregatorSchema = z.strictObject({
   /** Region of the aggregator queue the DC reads. Required. */
   region: regionName,
   /** FIFO queue with exactly-once dedup on `<region>:<table>:<rowId>`. @default - true */
-  fifo: z.boolean().optional(),
+  fifo: z.boolean().default(true),
   /** FIFO high-throughput mode (per-message-group limits). @default - false */
-  highThroughput: z.boolean().optional(),
+  highThroughput: z.boolean().default(false),
   /** How long the DC may take to read a message (60 s..14 d). @default - 345600 (4 days) */
-  messageRetentionSeconds: z
-    .number()
-    .int()
-    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
-    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
-    .optional(),
+  messageRetentionSeconds: sqsRetentionSeconds().default(FOUR_DAYS_SECONDS),
   /** Visibility timeout the DC consumer works within. @default - 60 */
-  visibilityTimeoutSeconds: z.number().int().min(0).max(SQS_MAX_VISIBILITY_SECONDS).optional(),
+  visibilityTimeoutSeconds: z.number().int().min(0).max(SQS_MAX_VISIBILITY_SECONDS).default(60),
   /** Receives before a message moves to the aggregator DLQ. @default - 5 */
-  maxReceiveCount: z.number().int().min(1).max(1000).optional(),
+  maxReceiveCount: maxReceiveCount(),
   /**
    * IAM principals (ARNs) allowed to assume the DC consumer role, e.g. an IAM Roles Anywhere
    * profile's role session principal. @default - the account root (delegate with IAM policies)
@@ -275,22 +280,17 @@ export const aggregatorSchema = z.strictObject({
 
 const queueSchema = z.strictObject({
   /** Regional queue retention; part of the privacy window. @default - 345600 (4 days) */
-  messageRetentionSeconds: z
-    .number()
-    .int()
-    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
-    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
-    .optional(),
+  messageRetentionSeconds: sqsRetentionSeconds().default(FOUR_DAYS_SECONDS),
   /** DLQ retention (regional and aggregator); part of the privacy window. @default - 1209600 */
-  dlqRetentionSeconds: z
-    .number()
-    .int()
-    .min(SQS_MIN_RETENTION_SECONDS, "SQS keeps messages at least 60 seconds")
-    .max(SQS_MAX_RETENTION_SECONDS, "SQS keeps messages at most 1209600 seconds (14 days)")
-    .optional(),
+  dlqRetentionSeconds: sqsRetentionSeconds().default(SQS_RETENTION_SECONDS.max),
   /** Receives of a regional message before it moves to the regional DLQ. @default - 5 */
-  maxReceiveCount: z.number().int().min(1).max(1000).optional(),
+  maxReceiveCount: maxReceiveCount(),
 });
+
+/** Lambda timeout (3..900 s). @default - 30 */
+const lambdaTimeoutSeconds = () => z.number().int().min(3).max(900).default(30);
+/** Lambda memory (128..10240 MB). @default - 256 */
+const lambdaMemoryMb = () => z.number().int().min(128).max(10240).default(256);
 
 const notifySchema = z.strictObject({
   /** Lambda async retries (AWS allows 0..2). @default - 2 */
@@ -299,38 +299,38 @@ const notifySchema = z.strictObject({
     .int()
     .min(0)
     .max(2, "Lambda retries an async event at most 2 times")
-    .optional(),
+    .default(2),
   /** Max age of an async event before it goes to the on-failure destination (60..21600). @default - 3600 */
   maximumEventAgeSeconds: z
     .number()
     .int()
     .min(60, "Lambda accepts 60..21600 seconds")
     .max(21600, "Lambda accepts 60..21600 seconds")
-    .optional(),
+    .default(3600),
   /** @default - 30 */
-  timeoutSeconds: z.number().int().min(3).max(900).optional(),
+  timeoutSeconds: lambdaTimeoutSeconds(),
   /** @default - 256 */
-  memoryMb: z.number().int().min(128).max(10240).optional(),
+  memoryMb: lambdaMemoryMb(),
 });
 
 const forwarderSchema = z.strictObject({
   /** Event source mapping batch window (0..300 s). @default - 1 */
-  maximumBatchingWindowSeconds: z.number().int().min(0).max(300).optional(),
+  maximumBatchingWindowSeconds: z.number().int().min(0).max(300).default(1),
   /** @default - 30 */
-  timeoutSeconds: z.number().int().min(3).max(900).optional(),
+  timeoutSeconds: lambdaTimeoutSeconds(),
   /** @default - 256 */
-  memoryMb: z.number().int().min(128).max(10240).optional(),
+  memoryMb: lambdaMemoryMb(),
   /** Max concurrent forwarder invocations per region (2..1000). @default - 10 */
-  maximumConcurrency: z.number().int().min(2).max(1000).optional(),
+  maximumConcurrency: z.number().int().min(2).max(1000).default(10),
 });
 
 const alarmsSchema = z.strictObject({
   /** Email subscribed to an SNS topic that receives every alarm. @default - no topic */
   email: z.string().email("must be an email address").optional(),
   /** Oldest-message age that raises an alarm. @default - 300 */
-  oldestMessageAgeSeconds: z.number().int().positive().optional(),
+  oldestMessageAgeSeconds: z.number().int().positive().default(300),
   /** Relay lag (now − occurredAt at the forwarder) that raises an alarm. @default - 60000 */
-  relayLagMs: z.number().int().positive().optional(),
+  relayLagMs: z.number().int().positive().default(60_000),
 });
 
 export const rawConfigSchema = z.strictObject({
@@ -346,137 +346,78 @@ export const rawConfigSchema = z.strictObject({
     .positive("must be greater than 0 hours — orders must be relayed before they are purged")
     .max(8760, "must be at most 8760 hours (one year); longer defeats the privacy retention"),
   /** Marks a production stack: deletion protection and final snapshots on by default. @default - false */
-  production: z.boolean().optional(),
+  production: z.boolean().default(false),
   /** Prefix of every physical name. @default - "order-relay-<stack>" */
-  namePrefix: z
-    .string()
-    .regex(
-      /^[a-z][a-z0-9-]{1,23}[a-z0-9]$/,
-      "must be 3-25 lowercase letters, digits or '-' (it prefixes cluster ids and queue names)",
-    )
-    .optional(),
+  namePrefix: z.string().regex(NAME_PREFIX, NAME_PREFIX_RULE).optional(),
   /** The storefront's database that holds `order_data`. @default - "storefront" */
   databaseName: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a MySQL identifier (letters, digits, _; ≤ 64)")
-    .optional(),
+    .default("storefront"),
   /** Interval of the purge event (1..60 minutes). @default - 5 */
-  purgeIntervalMinutes: z.number().int().min(1).max(60).optional(),
+  purgeIntervalMinutes: purgeIntervalMinutesSchema.default(5),
   /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
-  dispatchBatchSize: z
-    .number()
-    .int()
-    .min(1)
-    .max(500, "keeps the payload well under the async invoke limit")
-    .optional(),
+  dispatchBatchSize: dispatchBatchSizeSchema.default(100),
   /** CloudWatch Logs retention for the Lambdas and Aurora log exports. @default - 7 */
   logRetentionDays: z
     .number()
     .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
       message: `must be one of CloudWatch's values: ${LOG_RETENTION_DAYS.join(", ")}`,
     })
-    .optional(),
-  queue: queueSchema.optional(),
-  notify: notifySchema.optional(),
-  forwarder: forwarderSchema.optional(),
+    .default(7),
+  /** Regional queues and every DLQ. @default - each field's default */
+  queue: queueSchema.prefault({}),
+  /** The notify function and its async invocation. @default - each field's default */
+  notify: notifySchema.prefault({}),
+  /** The forwarder function and its event source mapping. @default - each field's default */
+  forwarder: forwarderSchema.prefault({}),
   /** Upper bound on how long an order may stay anywhere in AWS. @default - no bound */
   maxResidenceHours: z.number().positive().optional(),
-  alarms: alarmsSchema.optional(),
+  /** Alarm thresholds and destination. @default - each field's default */
+  alarms: alarmsSchema.prefault({}),
 });
 
-export type RawConfig = z.infer<typeof rawConfigSchema>;
+/** What a stack file may hold under `order-relay:` (input of the schema). */
+export type StackConfigInput = z.input<typeof rawConfigSchema>;
+/** The schema's output: static defaults applied, dependent ones not yet. */
+type SchemaOutput = z.output<typeof rawConfigSchema>;
 
-/** Fully defaulted per-region settings: what components receive. */
-export interface RegionSettings {
-  readonly region: string;
-  readonly instanceClass?: string;
-  readonly serverless?: { readonly minCapacity: number; readonly maxCapacity: number };
-  readonly instances: readonly string[];
-  readonly vpc:
-    { readonly cidr: string } | { readonly vpcId: string; readonly subnetIds: readonly string[] };
-  readonly lambdaAccess: "endpoint" | "nat";
-  readonly dbClientCidrs: readonly string[];
-  readonly dbClientSecurityGroupIds: readonly string[];
-  readonly deletionProtection: boolean;
-  readonly backupRetentionDays: number;
-  readonly finalSnapshot: boolean;
-  readonly engineVersion: string;
-  readonly dbEndpointOverride?: string;
-}
+/** Keys the program reads; anything else under `order-relay:` is a typo. */
+export const TOP_LEVEL_KEYS: readonly string[] = Object.keys(rawConfigSchema.shape);
 
-export interface AggregatorSettings {
-  readonly region: string;
-  readonly fifo: boolean;
-  readonly highThroughput: boolean;
-  readonly messageRetentionSeconds: number;
-  readonly visibilityTimeoutSeconds: number;
-  readonly maxReceiveCount: number;
-  readonly dcTrustedPrincipalArns?: readonly string[];
-}
+/** SQS event source mappings take at most 10 messages for this design (one SendMessageBatch). */
+export const FORWARDER_BATCH_SIZE = 10;
 
-/** The validated, defaulted stack configuration. */
-export interface RelayConfig {
-  readonly stack: string;
-  readonly namePrefix: string;
-  readonly production: boolean;
-  readonly regions: readonly RegionSettings[];
-  readonly aggregator: AggregatorSettings;
-  readonly retentionHours: number;
-  readonly databaseName: string;
-  readonly purgeIntervalMinutes: number;
-  readonly dispatchBatchSize: number;
-  readonly logRetentionDays: number;
-  readonly queue: {
-    readonly messageRetentionSeconds: number;
-    readonly dlqRetentionSeconds: number;
-    readonly maxReceiveCount: number;
-  };
-  readonly notify: {
-    readonly maximumRetryAttempts: number;
-    readonly maximumEventAgeSeconds: number;
-    readonly timeoutSeconds: number;
-    readonly memoryMb: number;
-  };
-  readonly forwarder: {
-    readonly maximumBatchingWindowSeconds: number;
-    readonly timeoutSeconds: number;
-    readonly memoryMb: number;
-    readonly maximumConcurrency: number;
-    /** SQS event source mappings take at most 10 messages for this design (one SendMessageBatch). */
-    readonly batchSize: number;
-  };
-  readonly maxResidenceHours?: number;
-  readonly alarms: {
-    readonly email?: string;
-    readonly oldestMessageAgeSeconds: number;
-    readonly relayLagMs: number;
+/**
+ * The one place for defaults that depend on other values: the stack name (name prefix), the
+ * production flag (deletion protection, final snapshots) and the instance class (serverless).
+ */
+function resolveDependentDefaults(parsed: SchemaOutput, stack: string) {
+  return {
+    ...parsed,
+    stack,
+    namePrefix: parsed.namePrefix ?? `order-relay-${stack}`,
+    regions: parsed.regions.map(({ serverless, deletionProtection, finalSnapshot, ...entry }) => ({
+      ...entry,
+      serverless: entry.instanceClass ? undefined : (serverless ?? DEFAULT_SERVERLESS),
+      deletionProtection: deletionProtection ?? parsed.production,
+      finalSnapshot: finalSnapshot ?? parsed.production,
+    })),
+    forwarder: { ...parsed.forwarder, batchSize: FORWARDER_BATCH_SIZE },
   };
 }
 
-export const DEFAULTS = {
-  engineVersion: "8.0.mysql_aurora.3.10.0",
-  serverless: { minCapacity: 0.5, maxCapacity: 4 },
-  instances: ["a"],
-  vpcCidr: "10.0.0.0/16",
-  backupRetentionDays: 1,
-  databaseName: "storefront",
-  purgeIntervalMinutes: 5,
-  dispatchBatchSize: 100,
-  logRetentionDays: 7,
-  queueRetentionSeconds: 4 * 24 * 3600,
-  dlqRetentionSeconds: 14 * 24 * 3600,
-  maxReceiveCount: 5,
-  aggregatorVisibilityTimeoutSeconds: 60,
-  notifyMaximumRetryAttempts: 2,
-  notifyMaximumEventAgeSeconds: 3600,
-  lambdaTimeoutSeconds: 30,
-  lambdaMemoryMb: 256,
-  forwarderBatchingWindowSeconds: 1,
-  forwarderMaximumConcurrency: 10,
-  forwarderBatchSize: 10,
-  oldestMessageAgeSeconds: 300,
-  relayLagMs: 60_000,
-} as const;
+type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated, defaulted stack configuration: what `index.ts` hands to components. */
+export type RelayConfig = DeepReadonly<ReturnType<typeof resolveDependentDefaults>>;
+/** Fully defaulted per-region settings. */
+export type RegionSettings = RelayConfig["regions"][number];
+export type AggregatorSettings = RelayConfig["aggregator"];
 
 /** Thrown for an invalid stack configuration; `problems` holds one line per mistake. */
 export class ConfigError extends Error {
@@ -542,21 +483,54 @@ export function closest(value: string, candidates: readonly string[]): string | 
   return bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
 }
 
-/** Known keys of the object schema at `path`, for "did you mean" on unknown keys. */
-function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
-  const named = path.filter((p) => typeof p === "string") as string[];
-  if (named.length === 0) return TOP_LEVEL_KEYS;
-  const shapes: Record<string, readonly string[]> = {
-    regions: Object.keys(regionSchema.shape),
-    aggregator: Object.keys(aggregatorSchema.shape),
-    queue: Object.keys(queueSchema.shape),
-    notify: Object.keys(notifySchema.shape),
-    forwarder: Object.keys(forwarderSchema.shape),
-    alarms: Object.keys(alarmsSchema.shape),
-    serverless: ["minCapacity", "maxCapacity"],
-    vpc: ["cidr", "vpcId", "subnetIds"],
+/** The object keys a schema accepts, looking through optional/default/array/union wrappers. */
+function keysOf(schema: z.core.$ZodType): string[] {
+  const def = schema._zod.def as unknown as {
+    type: string;
+    shape?: Record<string, z.core.$ZodType>;
+    innerType?: z.core.$ZodType;
+    element?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
   };
-  return shapes[named[named.length - 1]] ?? [];
+  if (def.type === "object" && def.shape) return Object.keys(def.shape);
+  if (def.innerType) return keysOf(def.innerType);
+  if (def.element) return keysOf(def.element);
+  if (def.options) return [...new Set(def.options.flatMap(keysOf))];
+  return [];
+}
+
+/** The schema at a config path (`["regions", 0, "vpc"]`), for "did you mean" on unknown keys. */
+function schemaAt(path: readonly PropertyKey[]): z.core.$ZodType | undefined {
+  let node: z.core.$ZodType | undefined = rawConfigSchema;
+  for (const part of path) {
+    if (node === undefined) return undefined;
+    if (typeof part === "number") continue; // keysOf/shapeOf look through arrays
+    node = childSchema(node, String(part));
+  }
+  return node;
+}
+
+function childSchema(schema: z.core.$ZodType, key: string): z.core.$ZodType | undefined {
+  const def = schema._zod.def as unknown as {
+    shape?: Record<string, z.core.$ZodType>;
+    innerType?: z.core.$ZodType;
+    element?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
+  };
+  if (def.shape) return def.shape[key];
+  if (def.innerType) return childSchema(def.innerType, key);
+  if (def.element) return childSchema(def.element, key);
+  for (const option of def.options ?? []) {
+    const found = childSchema(option, key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Known keys of the object schema at `path`, derived from the schema itself. */
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  const schema = schemaAt(path);
+  return schema ? keysOf(schema) : [];
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
@@ -609,7 +583,7 @@ function unionDetail(issue: z.core.$ZodIssueInvalidUnion): string {
 }
 
 /** Cross-field rules that need the whole config. */
-function crossChecks(raw: RawConfig): string[] {
+function crossChecks(raw: SchemaOutput): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
   raw.regions.forEach((entry, index) => {
@@ -652,83 +626,12 @@ export function parseConfig(raw: unknown, stack: string): RelayConfig {
   }
   const cross = crossChecks(result.data);
   if (cross.length > 0) throw new ConfigError(cross);
-  return applyDefaults(result.data, stack);
-}
-
-function applyDefaults(raw: RawConfig, stack: string): RelayConfig {
-  const production = raw.production ?? false;
-  const namePrefix = raw.namePrefix ?? `order-relay-${stack}`;
-  const problems: string[] = [];
-  if (!/^[a-z][a-z0-9-]{1,23}[a-z0-9]$/.test(namePrefix)) {
-    problems.push(
-      `${CONFIG_NAMESPACE}:namePrefix: the default "${namePrefix}" (from stack "${stack}") is not 3-25 lowercase letters, digits or '-' — set order-relay:namePrefix explicitly`,
-    );
+  const config = resolveDependentDefaults(result.data, stack);
+  if (!NAME_PREFIX.test(config.namePrefix)) {
+    throw new ConfigError([
+      `${CONFIG_NAMESPACE}:namePrefix: the default "${config.namePrefix}" (from stack "${stack}") is not ${NAME_PREFIX_RULE.replace(/^must be /, "")} — set order-relay:namePrefix explicitly`,
+    ]);
   }
-  const forwarderTimeoutSeconds = raw.forwarder?.timeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds;
-  const config: RelayConfig = {
-    stack,
-    namePrefix,
-    production,
-    regions: raw.regions.map((entry) => ({
-      region: entry.region,
-      instanceClass: entry.instanceClass,
-      serverless: entry.instanceClass ? undefined : (entry.serverless ?? DEFAULTS.serverless),
-      instances: entry.instances ?? DEFAULTS.instances,
-      vpc: entry.vpc ?? { cidr: DEFAULTS.vpcCidr },
-      lambdaAccess: entry.lambdaAccess ?? "endpoint",
-      dbClientCidrs: entry.dbClientCidrs ?? [],
-      dbClientSecurityGroupIds: entry.dbClientSecurityGroupIds ?? [],
-      deletionProtection: entry.deletionProtection ?? production,
-      backupRetentionDays: entry.backupRetentionDays ?? DEFAULTS.backupRetentionDays,
-      finalSnapshot: entry.finalSnapshot ?? production,
-      engineVersion: entry.engineVersion ?? DEFAULTS.engineVersion,
-      dbEndpointOverride: entry.dbEndpointOverride,
-    })),
-    aggregator: {
-      region: raw.aggregator.region,
-      fifo: raw.aggregator.fifo ?? true,
-      highThroughput: raw.aggregator.highThroughput ?? false,
-      messageRetentionSeconds:
-        raw.aggregator.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
-      visibilityTimeoutSeconds:
-        raw.aggregator.visibilityTimeoutSeconds ?? DEFAULTS.aggregatorVisibilityTimeoutSeconds,
-      maxReceiveCount: raw.aggregator.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
-      dcTrustedPrincipalArns: raw.aggregator.dcTrustedPrincipalArns,
-    },
-    retentionHours: raw.retentionHours,
-    databaseName: raw.databaseName ?? DEFAULTS.databaseName,
-    purgeIntervalMinutes: raw.purgeIntervalMinutes ?? DEFAULTS.purgeIntervalMinutes,
-    dispatchBatchSize: raw.dispatchBatchSize ?? DEFAULTS.dispatchBatchSize,
-    logRetentionDays: raw.logRetentionDays ?? DEFAULTS.logRetentionDays,
-    queue: {
-      messageRetentionSeconds: raw.queue?.messageRetentionSeconds ?? DEFAULTS.queueRetentionSeconds,
-      dlqRetentionSeconds: raw.queue?.dlqRetentionSeconds ?? DEFAULTS.dlqRetentionSeconds,
-      maxReceiveCount: raw.queue?.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
-    },
-    notify: {
-      maximumRetryAttempts: raw.notify?.maximumRetryAttempts ?? DEFAULTS.notifyMaximumRetryAttempts,
-      maximumEventAgeSeconds:
-        raw.notify?.maximumEventAgeSeconds ?? DEFAULTS.notifyMaximumEventAgeSeconds,
-      timeoutSeconds: raw.notify?.timeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds,
-      memoryMb: raw.notify?.memoryMb ?? DEFAULTS.lambdaMemoryMb,
-    },
-    forwarder: {
-      maximumBatchingWindowSeconds:
-        raw.forwarder?.maximumBatchingWindowSeconds ?? DEFAULTS.forwarderBatchingWindowSeconds,
-      timeoutSeconds: forwarderTimeoutSeconds,
-      memoryMb: raw.forwarder?.memoryMb ?? DEFAULTS.lambdaMemoryMb,
-      maximumConcurrency: raw.forwarder?.maximumConcurrency ?? DEFAULTS.forwarderMaximumConcurrency,
-      batchSize: DEFAULTS.forwarderBatchSize,
-    },
-    maxResidenceHours: raw.maxResidenceHours,
-    alarms: {
-      email: raw.alarms?.email,
-      oldestMessageAgeSeconds:
-        raw.alarms?.oldestMessageAgeSeconds ?? DEFAULTS.oldestMessageAgeSeconds,
-      relayLagMs: raw.alarms?.relayLagMs ?? DEFAULTS.relayLagMs,
-    },
-  };
-  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
@@ -737,19 +640,24 @@ export function regionalVisibilityTimeoutSeconds(config: RelayConfig): number {
   return config.forwarder.timeoutSeconds * 6;
 }
 
+/** The database settings that come straight from stack config keys of the same name. */
+type ConfigDatabaseSettings = Omit<DatabaseSettings, "region" | "functionArn">;
+const CONFIG_DATABASE_SETTINGS = Object.keys(databaseSettingsSchema.shape).filter(
+  (key) => key !== "region" && key !== "functionArn",
+) as (keyof ConfigDatabaseSettings)[];
+
 /**
  * The settings one region's database needs (contract/databaseSettings.ts), less the notify
- * function's ARN, which exists only once the function does. The program, `npm start` and the
- * tests build them here, so the defaults are the schema's and nowhere else.
+ * function's ARN, which exists only once the function does. Every other field is the stack config
+ * key of the same name, so a new setting that reaches SQL is a field in that contract, its key
+ * (with its default) in this schema, and the routine that reads it.
  */
 export function databaseSettingsFor(
   config: RelayConfig,
   region: string,
 ): Omit<DatabaseSettings, "functionArn"> {
-  return {
-    region,
-    retentionHours: config.retentionHours,
-    dispatchBatchSize: config.dispatchBatchSize,
-    purgeIntervalMinutes: config.purgeIntervalMinutes,
-  };
+  const fromConfig = Object.fromEntries(
+    CONFIG_DATABASE_SETTINGS.map((key) => [key, config[key]]),
+  ) as ConfigDatabaseSettings;
+  return { region, ...fromConfig };
 }

@@ -32,11 +32,15 @@ export const purgeIntervalMinutesSchema = z
 
 export const databaseSettingsSchema = z.strictObject({
   /** AWS region written into every envelope. */
-  region: z.string().regex(REGION, "must be an AWS region code such as ap-northeast-1"),
+  region: z
+    .string()
+    .regex(REGION, "must be an AWS region code such as ap-northeast-1")
+    .describe('an AWS region code such as "ap-northeast-1"'),
   /** ARN of the notify function that `lambda_async` invokes. */
   functionArn: z
     .string()
-    .regex(FUNCTION_ARN, "must look like arn:aws:lambda:<region>:<account>:function:<name>"),
+    .regex(FUNCTION_ARN, "must look like arn:aws:lambda:<region>:<account>:function:<name>")
+    .describe('the notify function\'s ARN, "arn:aws:lambda:<region>:<account>:function:<name>"'),
   /**
    * Hours after which handed-off rows are purged. The stack config requires > 0; local runs and
    * tests may use 0 or fractions (seconds of retention).
@@ -44,37 +48,61 @@ export const databaseSettingsSchema = z.strictObject({
   retentionHours: z
     .number()
     .min(0, "must be >= 0 hours")
-    .max(8760, "must be at most 8760 hours (one year)"),
-  dispatchBatchSize: dispatchBatchSizeSchema,
-  purgeIntervalMinutes: purgeIntervalMinutesSchema,
+    .max(8760, "must be at most 8760 hours (one year)")
+    .describe("a number of hours >= 0, e.g. 24"),
+  dispatchBatchSize: dispatchBatchSizeSchema.describe("a whole number 1..500, e.g. 100"),
+  purgeIntervalMinutes: purgeIntervalMinutesSchema.describe(
+    "a whole number of minutes 1..60, e.g. 5",
+  ),
 });
 
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;
 
-/** Why `text` is not a settings object, one line per problem naming the field and the fix. */
+const FIELDS = Object.keys(databaseSettingsSchema.shape) as (keyof DatabaseSettings)[];
+
+/** One clause per problem, naming the field and what it must be. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} — known: ${FIELDS.join(", ")}`;
+  }
+  const field = issue.path.join(".");
+  if (!field) {
+    return `must be a JSON object {${FIELDS.map((f) => `"${f}": …`).join(", ")}}`;
+  }
+  const hint = databaseSettingsSchema.shape[field as keyof DatabaseSettings]?.description;
+  if (issue.code === "invalid_type") {
+    const received = /received (\w+)/.exec(issue.message)?.[1];
+    if (received === "undefined") return `${field} is missing${hint ? `: expected ${hint}` : ""}`;
+    return `${field} must be ${hint ?? `a ${issue.expected}`}${received ? ` (got ${received})` : ""}`;
+  }
+  return `${field} ${issue.message.replace(/^Invalid input: /, "")}`;
+}
+
+/**
+ * `value` as settings, or a `DatabaseSettingsError` whose message is one line naming every bad
+ * field and the fix (`source` says where the value came from, e.g. "RELAY_SETTINGS").
+ */
+export function checkDatabaseSettings(value: unknown, source: string): DatabaseSettings {
+  const result = databaseSettingsSchema.safeParse(value);
+  if (!result.success) {
+    throw new DatabaseSettingsError(
+      `${source}: ${result.error.issues.map(describeIssue).join("; ")}`,
+    );
+  }
+  return result.data;
+}
+
+/** `text` (JSON) as settings; a one-line `DatabaseSettingsError` naming the field and the fix. */
 export function parseDatabaseSettings(text: string, source: string): DatabaseSettings {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw new DatabaseSettingsError(
-      `${source} is not JSON (${(error as Error).message}); expected {"region": …, "functionArn": …, "retentionHours": …, "dispatchBatchSize": …, "purgeIntervalMinutes": …}`,
+      `${source} is not JSON (${(error as Error).message}); expected {${FIELDS.map((f) => `"${f}": …`).join(", ")}}`,
     );
   }
-  const result = databaseSettingsSchema.safeParse(value);
-  if (!result.success) {
-    throw new DatabaseSettingsError(
-      `${source}: ` +
-        result.error.issues
-          .map((issue) =>
-            issue.code === "unrecognized_keys"
-              ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} — known: ${Object.keys(databaseSettingsSchema.shape).join(", ")}`
-              : `${issue.path.join(".") || "value"} ${issue.message.replace(/^Invalid input: /, "")}`,
-          )
-          .join("; "),
-    );
-  }
-  return result.data;
+  return checkDatabaseSettings(value, source);
 }
 
 export class DatabaseSettingsError extends Error {

@@ -4,6 +4,8 @@
  * from there (or from the pack's config), so the pack can check relationships between resources
  * and these declarations.
  */
+import { COMPONENT_TYPE } from "./componentTypes";
+
 export interface StackDeclarations {
   /** `order-relay:production`. */
   readonly production: boolean;
@@ -16,7 +18,7 @@ export interface StackDeclarations {
 }
 
 /** The type token of the component whose inputs are the declarations (RelayObservability). */
-export const DECLARING_COMPONENT_TYPE = "order-relay:observability:RelayObservability";
+export const DECLARING_COMPONENT_TYPE = COMPONENT_TYPE.observability;
 
 /** Stack tag a pack falls back to when no component declares `production`. */
 export const PRODUCTION_STACK_TAG = "order-relay:production";

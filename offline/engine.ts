@@ -27,6 +27,11 @@ export interface RecordedResource {
   /** AWS region (from the resource's provider, or inherited from its parent). */
   region?: string;
   readonly custom: boolean;
+  /**
+   * Every URN this resource answers to besides its own (its `aliases`, and those it inherits from
+   * aliased parents), as the engine would match them against the previous deployment.
+   */
+  readonly aliases: readonly string[];
   readonly id?: string;
   /** Inputs as the engine received them (secrets unwrapped, outputs resolved). */
   readonly inputs: Record<string, any>;
@@ -379,18 +384,31 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
       options.stack,
       false,
     );
+    // Have the SDK resolve aliases to URNs itself (children inherit their parents' aliases), as
+    // it does for an engine without structured alias specs: the URNs are then recordable.
+    (
+      require("@pulumi/pulumi/runtime/state") as { getStore(): { supportsAliasSpecs: boolean } }
+    ).getStore().supportsAliasSpecs = false;
 
     // Record parent, URN and duplicates: the mock monitor's own hook loses them.
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
     const seen = new Set<string>();
+    // The mock monitor names a child after its parent's last type only; the engine qualifies it
+    // with every ancestor's type (and so do aliases). Record the engine's URNs.
+    const engineUrns = new Map<string, string>();
     monitor.registerResource = (req: any, callback: (err: any, response: any) => void) => {
-      const urn: string = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const mockUrn: string = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const parent: string | undefined = req.getParent()
+        ? (engineUrns.get(req.getParent()) ?? req.getParent())
+        : undefined;
+      const urn = engineUrn(options.stack, parent, req.getType(), req.getName());
+      engineUrns.set(mockUrn, urn);
       if (seen.has(urn)) failures.push(new Error(`duplicate URN ${urn}`));
       seen.add(urn);
       return register(req, (err: any, response: any) => {
         if (!err) {
-          const stored = monitor.resources.get(urn);
+          const stored = monitor.resources.get(mockUrn);
           const providerRef: string | undefined = req.getProvider() || undefined;
           const inputs = unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject()));
           const region =
@@ -402,10 +420,11 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
             urn,
             type: req.getType(),
             name: req.getName(),
-            parent: req.getParent() || undefined,
+            parent,
             provider: providerRef,
             region,
             custom: req.getCustom(),
+            aliases: req.getAliasurnsList(),
             id: stored?.id ?? undefined,
             inputs,
             state: unwrapSecrets(
@@ -459,6 +478,18 @@ export async function runOffline(options: RunOptions): Promise<OfflineRun> {
     Error.stackTraceLimit = stackTraceLimit;
     running = false;
   }
+}
+
+/** The URN the Pulumi engine gives a resource: its type qualified by every ancestor's type. */
+export function engineUrn(
+  stack: string,
+  parent: string | undefined,
+  type: string,
+  name: string,
+): string {
+  const root = `urn:pulumi:${stack}::${PROJECT}::`;
+  if (!parent || parent.split("::")[2] === "pulumi:pulumi:Stack") return `${root}${type}::${name}`;
+  return `${root}${parent.split("::")[2]}$${type}::${name}`;
 }
 
 /** Runs a stack from `stacks/Pulumi.<stack>.yaml` or an explicit YAML path. */

@@ -12,6 +12,8 @@ import { stringify as toYaml } from "yaml";
 import { readStackFile, stackFilePath } from "../../config/load";
 import { LAMBDA_ENV, NAME_LIMITS } from "../../config/names";
 import { ConfigError } from "../../config/schema";
+import { DATABASE_SETTINGS_ENV, parseDatabaseSettings } from "../../contract/databaseSettings";
+import { sqlChecksum } from "../../sql/migrate";
 import {
   OfflineRun,
   RecordedResource,
@@ -494,14 +496,29 @@ for (const stack of ["dev", "prod"]) {
         const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
           f.inputs.name.endsWith("-notify"),
         )!;
-        assert.ok(migration.inputs.create.includes(`--function-arn ${notify.state.arn}`));
-        assert.ok(migration.inputs.create.includes(`--region ${region}`));
-        assert.ok(!migration.inputs.create.includes("pw-"), "no password on the command line");
+        assert.strictEqual(migration.inputs.create, "npm run --silent db:migrate -- --tls");
+        // Every setting in one JSON value, validated by the runner with the contract's schema.
+        const settings = parseDatabaseSettings(
+          migration.inputs.environment[DATABASE_SETTINGS_ENV],
+          DATABASE_SETTINGS_ENV,
+        );
+        assert.deepStrictEqual(settings, {
+          region,
+          functionArn: notify.state.arn,
+          retentionHours: file.relay.retentionHours,
+          dispatchBatchSize: (file.relay.dispatchBatchSize as number | undefined) ?? 100,
+          purgeIntervalMinutes: (file.relay.purgeIntervalMinutes as number | undefined) ?? 5,
+        });
+        assert.ok(!JSON.stringify(migration.inputs.create).includes("pw-"), "no password in argv");
         assert.match(
           migration.inputs.environment.RELAY_DB_URL,
           /^mysql:\/\/relay:.+@.+:3306\/storefront$/,
         );
-        assert.ok(migration.inputs.triggers.length >= 5);
+        // Re-run when the SQL, a setting or the cluster's readiness changes.
+        assert.ok(migration.inputs.triggers.includes(sqlChecksum()));
+        assert.ok(
+          migration.inputs.triggers.includes(migration.inputs.environment[DATABASE_SETTINGS_ENV]),
+        );
       }
     });
 
