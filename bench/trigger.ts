@@ -28,8 +28,13 @@ export async function triggerFigure(
   url.pathname = "/bench_trigger";
   await migrate({
     url: url.toString(),
-    region: "ap-northeast-1",
-    functionArn: "arn:aws:lambda:ap-northeast-1:123456789012:function:bench-notify",
+    settings: {
+      region: "ap-northeast-1",
+      functionArn: "arn:aws:lambda:ap-northeast-1:123456789012:function:bench-notify",
+      retentionHours: 24,
+      dispatchBatchSize: 100,
+      purgeIntervalMinutes: 5,
+    },
     localLambda: true,
   });
   const conn = await mysql.createConnection({ uri: url.toString() });

@@ -1,68 +1,60 @@
 /**
- * npm run db:migrate -- --url mysql://user:pass@host:port/db --region <region>
- *   --function-arn <arn> [--retention-hours N] [--batch-size N] [--purge-interval-minutes N]
- *   [--local-lambda] [--create-order-data] [--tls]
+ * `npm run db:migrate` — the migration runner (sql/migrate.ts) from the command line. The Pulumi
+ * program runs `npm run --silent db:migrate -- --tls` with RELAY_DB_URL and RELAY_SETTINGS in the
+ * environment (secrets and settings stay out of argv). See HELP for every flag.
  *
- * The URL may come from RELAY_DB_URL instead of --url (keeps the password out of argv).
- * Every expected failure prints one line and exits 1; a usage error exits 2.
+ * Exit codes: 0 up to date; 1 the migration failed (one line: unreachable, changed migration…);
+ * 2 a usage error (one line: unknown flag, missing URL or settings, invalid settings JSON).
  */
 import { parseArgs } from "node:util";
+import {
+  DATABASE_SETTINGS_ENV,
+  DatabaseSettingsError,
+  parseDatabaseSettings,
+} from "../contract/databaseSettings";
 import { migrate, MigrationError, redact } from "./migrate";
 
-const USAGE =
-  "usage: npm run db:migrate -- --url mysql://user:pass@host:port/db --region <region> " +
-  "--function-arn <arn> [--retention-hours N] [--batch-size N] [--purge-interval-minutes N] " +
-  "[--local-lambda] [--create-order-data] [--tls]   (or set RELAY_DB_URL instead of --url)";
+const URL_ENV = "RELAY_DB_URL";
+
+const HELP = `usage: npm run db:migrate -- [--url <mysql-url>] [--settings '<JSON>'] [--local-lambda]
+                              [--create-order-data] [--tls]
+
+Applies sql/migrations/ (tables), sql/routines/ (procedures, events, views; re-applied when
+changed), writes the relay settings and (re)generates the capture trigger on order_data.
+
+  --url <mysql-url>     mysql://user:password@host:port/database. Default: $${URL_ENV}
+                        (preferred: keeps the password out of the process list).
+  --settings '<JSON>'   The database settings, one JSON object with every field:
+                        {"region": "ap-northeast-1",
+                         "functionArn": "arn:aws:lambda:<region>:<account>:function:<name>",
+                         "retentionHours": 24, "dispatchBatchSize": 100,
+                         "purgeIntervalMinutes": 5}
+                        Default: $${DATABASE_SETTINGS_ENV} (what the Pulumi program sets).
+  --local-lambda        Also install sql/local/ (a lambda_async stand-in). Local runs only,
+                        never in AWS. Implies --create-order-data.
+  --create-order-data   Create order_data with the seed schema when missing (local runs; in AWS
+                        the storefront owns it and a missing table is an error).
+  --tls                 Require TLS with the Amazon RDS CA bundle (Aurora).
+  -h, --help            This text.
+
+Environment:
+  ${URL_ENV.padEnd(20)}  the URL when --url is not given.
+  ${DATABASE_SETTINGS_ENV.padEnd(20)}  the settings JSON when --settings is not given.
+
+Exit codes: 0 up to date, 1 migration failed, 2 usage error (each failure is one line).`;
 
 class UsageError extends Error {}
-
-function number(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed)) {
-    throw new UsageError(`--${name} must be a number, got "${value}"`);
-  }
-  return parsed;
-}
-
-const VALUE_OPTIONS = new Set([
-  "--url",
-  "--region",
-  "--function-arn",
-  "--retention-hours",
-  "--batch-size",
-  "--purge-interval-minutes",
-]);
-
-/** `--retention-hours -1` → `--retention-hours=-1`, so a negative number reaches validation. */
-function joinValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (VALUE_OPTIONS.has(argv[i]) && next !== undefined && /^-\d|^-\.\d/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else {
-      out.push(argv[i]);
-    }
-  }
-  return out;
-}
 
 async function main(argv: string[]): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
-      args: joinValues(argv),
+      args: argv,
       strict: true,
       allowPositionals: false,
       options: {
         url: { type: "string" },
-        region: { type: "string" },
-        "function-arn": { type: "string" },
-        "retention-hours": { type: "string" },
-        "batch-size": { type: "string" },
-        "purge-interval-minutes": { type: "string" },
+        settings: { type: "string" },
         "local-lambda": { type: "boolean" },
         "create-order-data": { type: "boolean" },
         tls: { type: "boolean" },
@@ -73,21 +65,31 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError((error as Error).message.split("\n")[0]);
   }
   if (values.help) {
-    console.log(USAGE);
+    console.log(HELP);
     return;
   }
-  const url = values.url ?? process.env.RELAY_DB_URL;
-  if (!url) throw new UsageError("missing --url (or the RELAY_DB_URL environment variable)");
-  if (!values.region) throw new UsageError("missing --region");
-  if (!values["function-arn"]) throw new UsageError("missing --function-arn");
+  const url = values.url ?? (process.env[URL_ENV] || undefined);
+  if (!url) throw new UsageError(`missing --url (or the ${URL_ENV} environment variable)`);
+  const settingsText = values.settings ?? (process.env[DATABASE_SETTINGS_ENV] || undefined);
+  if (settingsText === undefined) {
+    throw new UsageError(
+      `missing --settings '<JSON>' (or the ${DATABASE_SETTINGS_ENV} environment variable)`,
+    );
+  }
+  let settings;
+  try {
+    settings = parseDatabaseSettings(
+      settingsText,
+      values.settings !== undefined ? "--settings" : DATABASE_SETTINGS_ENV,
+    );
+  } catch (error) {
+    if (error instanceof DatabaseSettingsError) throw new UsageError(error.message);
+    throw error;
+  }
 
   const result = await migrate({
     url,
-    region: values.region,
-    functionArn: values["function-arn"],
-    retentionHours: number("retention-hours", values["retention-hours"]),
-    batchSize: number("batch-size", values["batch-size"]),
-    purgeIntervalMinutes: number("purge-interval-minutes", values["purge-interval-minutes"]),
+    settings,
     localLambda: values["local-lambda"] ?? false,
     createOrderData: values["create-order-data"],
     tls: values.tls ?? false,
@@ -102,7 +104,7 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error: unknown) => {
     if (error instanceof UsageError) {
-      console.error(`db:migrate: ${error.message}\n${USAGE}`);
+      console.error(`db:migrate: ${error.message} (see --help)`);
       process.exit(2);
     }
     if (error instanceof MigrationError) {

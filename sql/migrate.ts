@@ -1,41 +1,62 @@
 /**
- * The migration runner: applies `sql/NNN_*.sql` in order (plus `sql/local/*.sql` for local runs),
- * tracks applied files with checksums in `relay_schema_migrations`, then writes the settings row
- * and re-schedules the purge event. One implementation for the Pulumi program, the tests and the
- * CLI (`npm run db:migrate`).
+ * The migration runner: one implementation for the Pulumi program, `npm start`, the tests and the
+ * CLI (`npm run db:migrate`). Safe to run any number of times. Each run, in this order:
+ *
+ * 1. **Migrations** — `sql/migrations/NNN_*.sql`: tables only (CREATE/ALTER TABLE, seed rows), in
+ *    number order, each applied once and tracked with its checksum in `relay_schema_migrations`.
+ *    An applied migration is immutable: a changed one is rejected (`ChangedMigrationError`); change
+ *    a table with a new, higher-numbered file. Numbers 002–007 are retired (see
+ *    `LEGACY_MIGRATIONS`): the next migration is 008.
+ * 2. **Local migrations** — `sql/local/NNN_*.sql` (the lambda_async stand-in), only with
+ *    `localLambda`, tracked like migrations as `local/NNN_*.sql`. Never in AWS.
+ * 3. **Routines** — `sql/routines/*.sql`: procedures, functions, events and views, re-applied
+ *    whenever a file's checksum differs from the one in `relay_schema_routines` (Flyway's
+ *    repeatable `R__` migrations), so a routine is edited in place. Each file drops and re-creates
+ *    its objects (DROP … IF EXISTS + CREATE, or CREATE OR REPLACE VIEW). Order: file name. A
+ *    procedure, function or event resolves the routines it calls when it runs, not when it is
+ *    created, so their order does not matter; a view resolves the tables and views it reads at
+ *    CREATE, so a view that reads another view must sort after it (relay_status after
+ *    relay_overdue). An event tick that lands between a DROP and its CREATE fails once and the
+ *    next tick runs the new routine (dispatch leaves its rows pending: nothing is lost). Removing
+ *    a routine: leave its file with only the DROP statement.
+ * 4. **Settings** — the one `DatabaseSettings` object (contract/databaseSettings.ts), validated and
+ *    written into `relay_settings` as a whole; relay_purge_event re-scheduled to its interval.
+ * 5. **Capture trigger** — generated from `order_data`'s columns by sql/capture.ts (its only
+ *    definition), re-created when it differs from the live one, then relay_backfill().
  *
  * Each .sql file is sent as one multi-statement query (no DELIMITER needed: the server parses
  * compound CREATE PROCEDURE bodies itself). Every file is idempotent, so a file interrupted half
- * way is simply re-applied on the next run.
+ * way is simply re-applied on the next run. A run holds GET_LOCK('relay_migrate.<db>').
+ *
+ * **Databases migrated by the previous layout** (every file in `sql/NNN_*.sql`, routines included)
+ * have `relay_schema_migrations` rows for 001–007 and local/001. `001_relay_tables.sql` and
+ * `local/001_lambda_async.sql` are byte-for-byte the same files today (same tracking name, same
+ * checksum: skipped). The rows for 002–007 are superseded: their procedures, events and views now
+ * belong to sql/routines/, which re-creates them on the first run (no `relay_schema_routines` rows
+ * yet), and 002's trigger to sql/capture.ts, which keeps it when it already matches the generated
+ * text (as it does for the seed schema). The rows stay as history and are otherwise ignored. No
+ * table is touched, so no data moves.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
+import {
+  checkDatabaseSettings,
+  DatabaseSettingsError,
+  type DatabaseSettings,
+} from "../contract/databaseSettings";
+import { captureTriggerBody, syncCaptureTrigger } from "./capture";
 
+/** The directory holding migrations/, routines/ and local/. */
 export const SQL_DIR = __dirname;
-export const LOCAL_SQL_DIR = join(__dirname, "local");
-
-export const SETTINGS_DEFAULTS = {
-  retentionHours: 24,
-  batchSize: 100,
-  purgeIntervalMinutes: 5,
-} as const;
 
 export interface MigrateOptions {
   /** mysql://user:pass@host:port/database (the database is created when missing and allowed). */
   url: string;
-  /** AWS region written into every envelope. */
-  region: string;
-  /** ARN of the notify function that lambda_async invokes. */
-  functionArn: string;
-  /** Hours after which handed-off orders are purged; 0 and fractions allowed. Omitted: keep. */
-  retentionHours?: number;
-  /** Records per lambda_async call (also capped by bytes). Omitted: keep the stored value. */
-  batchSize?: number;
-  /** How often the purge event runs. Omitted: keep the stored value. */
-  purgeIntervalMinutes?: number;
-  /** Also apply sql/local/ (the lambda_async stand-in). Never in AWS. */
+  /** Everything the routines read from relay_settings; validated, then written as a whole. */
+  settings: DatabaseSettings;
+  /** Also apply sql/local/ (the lambda_async stand-in). Never in AWS. @default false */
   localLambda?: boolean;
   /**
    * Create the storefront's `order_data` with the seed schema when it is missing (local runs).
@@ -45,12 +66,17 @@ export interface MigrateOptions {
   /** Require TLS with the Amazon RDS CA bundle (Aurora has require_secure_transport ON). */
   tls?: boolean;
   log?: (line: string) => void;
-  /** Directory with the migrations (tests only). @default this directory */
+  /** Directory with migrations/, routines/ and local/ (tests only). @default SQL_DIR */
   sqlDir?: string;
 }
 
 export interface MigrateResult {
+  /**
+   * Files applied this run, relative to the SQL directory, in order: `migrations/NNN_*.sql`,
+   * `local/NNN_*.sql`, `routines/*.sql`.
+   */
   applied: string[];
+  /** Files that were already applied with the same checksum. */
   skipped: string[];
 }
 
@@ -95,30 +121,90 @@ export class MigrationFailedError extends MigrationError {
   }
 }
 
-interface MigrationFile {
-  /** Tracking name: `003_relay_dispatch.sql`, or `local/001_lambda_async.sql`. */
+interface SqlFile {
+  /** Path relative to the SQL directory: `migrations/001_relay_tables.sql`. */
+  path: string;
+  /**
+   * Name in the tracking table: `001_relay_tables.sql` and `local/001_lambda_async.sql` (as the
+   * previous layout named them) in relay_schema_migrations; `relay_dispatch.sql` in
+   * relay_schema_routines.
+   */
   name: string;
   sql: string;
   checksum: string;
 }
 
+/**
+ * Migration names applied by the previous layout whose objects are now routines or generated;
+ * their numbers are retired so a new migration can never be mistaken for one of them.
+ */
+export const LEGACY_MIGRATIONS: Readonly<Record<string, string>> = {
+  "002_relay_trigger.sql": "sql/capture.ts (generated capture trigger)",
+  "003_relay_dispatch.sql": "routines/relay_dispatch.sql",
+  "004_relay_purge.sql": "routines/relay_purge.sql, relay_overdue.sql, relay_status.sql",
+  "005_relay_backfill.sql": "routines/relay_backfill.sql",
+  "006_relay_events.sql": "routines/relay_dispatch.sql, relay_purge.sql (their events)",
+  "007_relay_heartbeat.sql": "routines/relay_heartbeat.sql",
+};
+const RETIRED_NUMBERS = new Set(Object.keys(LEGACY_MIGRATIONS).map((name) => name.slice(0, 3)));
+
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-function listFiles(dir: string, prefix = ""): MigrationFile[] {
+function readSqlFiles(dir: string, pattern: RegExp, path: string, name: string): SqlFile[] {
+  if (!existsSync(dir)) {
+    throw new InvalidOptionError(`no ${path.replace(/\/$/, "")} directory at ${dir}`);
+  }
   return readdirSync(dir)
-    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
+    .filter((file) => pattern.test(file))
     .sort()
     .map((file) => {
       const sql = readFileSync(join(dir, file), "utf8");
       // Line endings must not change a checksum (a checkout on Windows stays "unchanged").
-      return { name: prefix + file, sql, checksum: sha256(sql.replace(/\r\n/g, "\n")) };
+      return {
+        path: path + file,
+        name: name + file,
+        sql,
+        checksum: sha256(sql.replace(/\r\n/g, "\n")),
+      };
     });
 }
 
-/** A hash of every non-local .sql file: changes exactly when the migrations change. */
+function listMigrations(sqlDir: string): SqlFile[] {
+  const files = readSqlFiles(
+    join(sqlDir, "migrations"),
+    /^\d{3}_[a-z0-9_]+\.sql$/,
+    "migrations/",
+    "",
+  );
+  for (const file of files) {
+    if (RETIRED_NUMBERS.has(file.name.slice(0, 3))) {
+      throw new InvalidOptionError(
+        `${file.path}: numbers ${[...RETIRED_NUMBERS].join(", ")} are retired (the previous layout ` +
+          "used them for routines); give the migration the next free number",
+      );
+    }
+  }
+  return files;
+}
+
+function listLocal(sqlDir: string): SqlFile[] {
+  return readSqlFiles(join(sqlDir, "local"), /^\d{3}_[a-z0-9_]+\.sql$/, "local/", "local/");
+}
+
+function listRoutines(sqlDir: string): SqlFile[] {
+  return readSqlFiles(join(sqlDir, "routines"), /^[a-z0-9_]+\.sql$/, "routines/", "");
+}
+
+/**
+ * A hash of everything a deployed database gets from this directory: the migrations, the routines
+ * and the generated capture trigger's text (not sql/local/). Changes whenever a file or the
+ * generator changes, so the Pulumi program (a trigger of its migration command) re-runs it then.
+ */
 export function sqlChecksum(sqlDir: string = SQL_DIR): string {
   const hash = createHash("sha256");
-  for (const file of listFiles(sqlDir)) hash.update(`${file.name}\0${file.checksum}\n`);
+  for (const file of listMigrations(sqlDir)) hash.update(`${file.path}\0${file.checksum}\n`);
+  for (const file of listRoutines(sqlDir)) hash.update(`${file.path}\0${file.checksum}\n`);
+  hash.update(`capture\0${sha256(captureTriggerBody(["id", "item"]))}\n`);
   return hash.digest("hex");
 }
 
@@ -171,49 +257,12 @@ export function redact(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, "$1***@");
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const FUNCTION_ARN =
-  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$/;
-
-function validate(options: MigrateOptions): void {
-  if (!REGION.test(options.region ?? "")) {
-    throw new InvalidOptionError(
-      `invalid region "${options.region ?? ""}": expected an AWS region code such as ap-northeast-1`,
-    );
-  }
-  if (!FUNCTION_ARN.test(options.functionArn ?? "")) {
-    throw new InvalidOptionError(
-      `invalid function ARN "${options.functionArn ?? ""}": expected arn:aws:lambda:<region>:<account>:function:<name>`,
-    );
-  }
-  const { retentionHours, batchSize, purgeIntervalMinutes } = options;
-  if (retentionHours !== undefined && !(Number.isFinite(retentionHours) && retentionHours >= 0)) {
-    throw new InvalidOptionError(
-      `invalid retention hours ${retentionHours}: must be a number >= 0 (0 and fractions allowed)`,
-    );
-  }
-  if (retentionHours !== undefined && retentionHours > 1_000_000) {
-    throw new InvalidOptionError(`invalid retention hours ${retentionHours}: at most 1000000`);
-  }
-  if (
-    batchSize !== undefined &&
-    !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 10_000)
-  ) {
-    throw new InvalidOptionError(
-      `invalid batch size ${batchSize}: must be a whole number 1..10000`,
-    );
-  }
-  if (
-    purgeIntervalMinutes !== undefined &&
-    !(
-      Number.isInteger(purgeIntervalMinutes) &&
-      purgeIntervalMinutes >= 1 &&
-      purgeIntervalMinutes <= 1440
-    )
-  ) {
-    throw new InvalidOptionError(
-      `invalid purge interval ${purgeIntervalMinutes}: must be a whole number of minutes 1..1440`,
-    );
+function validateSettings(settings: unknown): DatabaseSettings {
+  try {
+    return checkDatabaseSettings(settings, "invalid settings");
+  } catch (error) {
+    if (error instanceof DatabaseSettingsError) throw new InvalidOptionError(error.message);
+    throw error;
   }
 }
 
@@ -309,17 +358,15 @@ async function ensureOrderData(
   }
 }
 
-/** Applies the migrations and writes the settings. Safe to run any number of times. */
+/** Applies migrations, routines, settings and the capture trigger (see the header). */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const target = parseMysqlUrl(options.url);
-  validate(options);
+  const settings = validateSettings(options.settings);
   const where = `${target.host}:${target.port}/${target.database}`;
   const sqlDir = options.sqlDir ?? SQL_DIR;
-  const files = [
-    ...listFiles(sqlDir),
-    ...(options.localLambda ? listFiles(join(sqlDir, "local"), "local/") : []),
-  ];
+  const migrations = [...listMigrations(sqlDir), ...(options.localLambda ? listLocal(sqlDir) : [])];
+  const routines = listRoutines(sqlDir);
 
   let connection: mysql.Connection;
   try {
@@ -368,59 +415,16 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       options.createOrderData ?? options.localLambda ?? false,
       where,
     );
-    await connection.query(
-      `CREATE TABLE IF NOT EXISTS relay_schema_migrations (
-         name VARCHAR(255) NOT NULL PRIMARY KEY,
-         checksum CHAR(64) NOT NULL,
-         applied_at DATETIME(6) NOT NULL
-       ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4`,
-    );
-    const [rows] = await connection.query<mysql.RowDataPacket[]>(
-      "SELECT name, checksum FROM relay_schema_migrations",
-    );
-    const appliedChecksums = new Map(rows.map((row) => [String(row.name), String(row.checksum)]));
-
     const result: MigrateResult = { applied: [], skipped: [] };
-    for (const file of files) {
-      const known = appliedChecksums.get(file.name);
-      if (known === file.checksum) {
-        result.skipped.push(file.name);
-        continue;
-      }
-      if (known !== undefined) {
-        throw new ChangedMigrationError(
-          file.name,
-          `migration ${file.name} was already applied to ${where} but the file has changed since ` +
-            `(checksum ${known.slice(0, 12)}… → ${file.checksum.slice(0, 12)}…); never edit an applied ` +
-            `migration: restore it and add a new NNN_*.sql file`,
-        );
-      }
-      log(`applying ${file.name}`);
-      try {
-        await connection.query(file.sql);
-      } catch (error) {
-        const e = error as DbError;
-        const hint =
-          e.errno === 1418 || e.errno === 1419
-            ? " (binary logging is on: set log_bin_trust_function_creators=1 in the server/cluster parameters)"
-            : "";
-        throw new MigrationFailedError(
-          file.name,
-          `migration ${file.name} failed on ${where}: ${e.sqlMessage ?? e.message}${hint}`,
-        );
-      }
-      await connection.query(
-        "INSERT INTO relay_schema_migrations (name, checksum, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))",
-        [file.name, file.checksum],
-      );
-      result.applied.push(file.name);
-    }
-
-    await writeSettings(connection, options);
+    await applyMigrations(connection, migrations, where, log, result);
+    const migrated = result.applied.length;
+    await applyRoutines(connection, routines, where, log, result);
+    await writeSettings(connection, settings);
     log(
-      `migrations: ${result.applied.length} applied, ${result.skipped.length} unchanged; settings written`,
+      `${migrated} migration(s) and ${result.applied.length - migrated} routine file(s) applied, ` +
+        `${result.skipped.length} unchanged; settings written`,
     );
-    await syncRowCapture(connection, log);
+    await syncCaptureTrigger(connection, log);
     return result;
   } catch (error) {
     if (error instanceof MigrationError) throw error;
@@ -435,19 +439,109 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   }
 }
 
-async function writeSettings(connection: mysql.Connection, options: MigrateOptions): Promise<void> {
-  const [existing] = await connection.query<mysql.RowDataPacket[]>(
-    "SELECT retention_hours, batch_size, purge_interval_minutes FROM relay_settings WHERE id = 1",
+const TRACKING_TABLE_COLUMNS = `(
+  name VARCHAR(255) NOT NULL PRIMARY KEY,
+  checksum CHAR(64) NOT NULL,
+  applied_at DATETIME(6) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4`;
+
+async function appliedChecksums(
+  connection: mysql.Connection,
+  table: "relay_schema_migrations" | "relay_schema_routines",
+): Promise<Map<string, string>> {
+  await connection.query(`CREATE TABLE IF NOT EXISTS ${table} ${TRACKING_TABLE_COLUMNS}`);
+  const [rows] = await connection.query<mysql.RowDataPacket[]>(
+    `SELECT name, checksum FROM ${table}`,
   );
-  const current = existing[0];
-  const retentionHours =
-    options.retentionHours ??
-    (current ? Number(current.retention_hours) : SETTINGS_DEFAULTS.retentionHours);
-  const batchSize =
-    options.batchSize ?? (current ? Number(current.batch_size) : SETTINGS_DEFAULTS.batchSize);
-  const purgeIntervalMinutes =
-    options.purgeIntervalMinutes ??
-    (current ? Number(current.purge_interval_minutes) : SETTINGS_DEFAULTS.purgeIntervalMinutes);
+  return new Map(rows.map((row) => [String(row.name), String(row.checksum)]));
+}
+
+async function applyFile(
+  connection: mysql.Connection,
+  file: SqlFile,
+  kind: "migration" | "routine",
+  where: string,
+): Promise<void> {
+  try {
+    await connection.query(file.sql);
+  } catch (error) {
+    const e = error as DbError;
+    const hint =
+      e.errno === 1418 || e.errno === 1419
+        ? " (binary logging is on: set log_bin_trust_function_creators=1 in the server/cluster parameters)"
+        : "";
+    throw new MigrationFailedError(
+      file.path,
+      `${kind} ${file.path} failed on ${where}: ${e.sqlMessage ?? e.message}${hint}`,
+    );
+  }
+}
+
+/** Numbered migrations: each applied once; an applied one that changed is an error. */
+async function applyMigrations(
+  connection: mysql.Connection,
+  files: SqlFile[],
+  where: string,
+  log: (line: string) => void,
+  result: MigrateResult,
+): Promise<void> {
+  const applied = await appliedChecksums(connection, "relay_schema_migrations");
+  for (const file of files) {
+    const known = applied.get(file.name);
+    if (known === file.checksum) {
+      result.skipped.push(file.path);
+      continue;
+    }
+    if (known !== undefined) {
+      throw new ChangedMigrationError(
+        file.path,
+        `migration ${file.path} was already applied to ${where} but the file has changed since ` +
+          `(checksum ${known.slice(0, 12)}… → ${file.checksum.slice(0, 12)}…); never edit an applied ` +
+          "migration: restore it and add a new NNN_*.sql file (routines go in sql/routines/, " +
+          "which may be edited in place)",
+      );
+    }
+    log(`applying ${file.path}`);
+    await applyFile(connection, file, "migration", where);
+    await connection.query(
+      "INSERT INTO relay_schema_migrations (name, checksum, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))",
+      [file.name, file.checksum],
+    );
+    result.applied.push(file.path);
+  }
+}
+
+/** Repeatable routines: (re-)applied whenever the file's checksum differs from the recorded one. */
+async function applyRoutines(
+  connection: mysql.Connection,
+  files: SqlFile[],
+  where: string,
+  log: (line: string) => void,
+  result: MigrateResult,
+): Promise<void> {
+  const applied = await appliedChecksums(connection, "relay_schema_routines");
+  for (const file of files) {
+    const known = applied.get(file.name);
+    if (known === file.checksum) {
+      result.skipped.push(file.path);
+      continue;
+    }
+    log(`${known === undefined ? "applying" : "re-applying (changed)"} ${file.path}`);
+    await applyFile(connection, file, "routine", where);
+    await connection.query(
+      `INSERT INTO relay_schema_routines (name, checksum, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))
+       ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), applied_at = VALUES(applied_at)`,
+      [file.name, file.checksum],
+    );
+    result.applied.push(file.path);
+  }
+}
+
+/** The settings row as a whole, and the purge schedule (the one value an event cannot read). */
+async function writeSettings(
+  connection: mysql.Connection,
+  settings: DatabaseSettings,
+): Promise<void> {
   await connection.query(
     `INSERT INTO relay_settings
        (id, function_arn, region, batch_size, retention_hours, purge_interval_minutes, updated_at)
@@ -457,88 +551,15 @@ async function writeSettings(connection: mysql.Connection, options: MigrateOptio
        batch_size = VALUES(batch_size), retention_hours = VALUES(retention_hours),
        purge_interval_minutes = VALUES(purge_interval_minutes), updated_at = VALUES(updated_at)`,
     [
-      options.functionArn,
-      options.region,
-      batchSize,
-      retentionHours.toFixed(6),
-      purgeIntervalMinutes,
+      settings.functionArn,
+      settings.region,
+      settings.dispatchBatchSize,
+      settings.retentionHours.toFixed(6),
+      settings.purgeIntervalMinutes,
     ],
   );
-  // Event schedules cannot read a table: the one templated value, validated as an integer above.
+  // Event schedules cannot read a table: the one templated value, a validated whole number.
   await connection.query(
-    `ALTER EVENT relay_purge_event ON SCHEDULE EVERY ${Math.trunc(purgeIntervalMinutes)} MINUTE`,
+    `ALTER EVENT relay_purge_event ON SCHEDULE EVERY ${Math.trunc(settings.purgeIntervalMinutes)} MINUTE`,
   );
-}
-
-/** A SQL string literal (the JSON key of a column). */
-function sqlString(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
-}
-
-/** A quoted identifier. */
-function sqlIdentifier(value: string): string {
-  return `\`${value.replace(/`/g, "``")}\``;
-}
-
-/** `JSON_OBJECT('col', <alias>.col, …)` over every column, in table order. */
-export function rowJsonExpression(alias: string, columns: readonly string[]): string {
-  const pairs = columns.map((column) => `${sqlString(column)}, ${alias}.${sqlIdentifier(column)}`);
-  return `JSON_OBJECT(${pairs.join(", ")})`;
-}
-
-/** Whitespace/quoting-insensitive form of a routine or trigger body, for comparison. */
-function normalizeSql(text: string): string {
-  return text.replace(/`/g, "").replace(/\s+/g, " ").trim().toLowerCase();
-}
-
-/** The capture trigger for the given `order_data` columns (same text as 002 for the seed schema). */
-export function triggerBody(columns: readonly string[]): string {
-  return (
-    "INSERT INTO relay_outbox (row_id, occurred_at, row_json)\n" +
-    `  VALUES (NEW.id, UTC_TIMESTAMP(3), ${rowJsonExpression("NEW", columns)})`
-  );
-}
-
-/**
- * Keeps the capture trigger relaying every column of `order_data`: migration 002 installs it for
- * the seed schema (id, item); a storefront table with more columns gets it regenerated from
- * information_schema, in column order, then relay_backfill() (column-agnostic) enqueues any row
- * inserted while it was swapped. No-op when the trigger already matches. Only column names are
- * generated into the text, never settings.
- */
-async function syncRowCapture(
-  connection: mysql.Connection,
-  log: (line: string) => void,
-): Promise<void> {
-  const [columnRows] = await connection.query<mysql.RowDataPacket[]>(
-    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data' ORDER BY ORDINAL_POSITION`,
-  );
-  const columns = columnRows.map((c) => String(c.name));
-  if (!columns.includes("id")) {
-    throw new MigrationError(
-      "order_data has no `id` column: the relay keys every order by order_data.id",
-      "FAILED",
-    );
-  }
-  const [triggers] = await connection.query<mysql.RowDataPacket[]>(
-    `SELECT ACTION_STATEMENT AS body FROM information_schema.TRIGGERS
-      WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = 'relay_order_data_after_insert'`,
-  );
-  const wantedTrigger = triggerBody(columns);
-  if (
-    triggers.length === 1 &&
-    normalizeSql(String(triggers[0].body)) === normalizeSql(wantedTrigger)
-  ) {
-    return;
-  }
-  log(`order_data columns (${columns.join(", ")}): regenerating the capture trigger`);
-  // DROP + CREATE (MySQL 8.0 has no CREATE OR REPLACE TRIGGER); an insert in between is caught by
-  // the backfill below, which enqueues every row without an outbox row.
-  await connection.query(
-    "DROP TRIGGER IF EXISTS relay_order_data_after_insert; " +
-      "CREATE TRIGGER relay_order_data_after_insert AFTER INSERT ON order_data FOR EACH ROW " +
-      wantedTrigger,
-  );
-  await connection.query("CALL relay_backfill()");
 }

@@ -167,8 +167,13 @@ describe("npm start: the whole relay locally, with faults", function () {
     try {
       await migrate({
         url: db.url,
-        region,
-        functionArn: `arn:aws:lambda:${region}:123456789012:function:notify`,
+        settings: {
+          region,
+          functionArn: `arn:aws:lambda:${region}:123456789012:function:notify`,
+          retentionHours: config.retentionHours,
+          dispatchBatchSize: config.dispatchBatchSize,
+          purgeIntervalMinutes: config.purgeIntervalMinutes,
+        },
         localLambda: true,
       });
       const client = sqs.client(region);

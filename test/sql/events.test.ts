@@ -7,7 +7,7 @@ import mysql from "mysql2/promise";
 import { isHeartbeat, parseEnvelope } from "../../contract/envelope";
 import { migrate } from "../../sql/migrate";
 import { startPrivateMariaDb, type PrivateMariaDb } from "../../emulators/mariadb";
-import { ARN, REGION, sleep } from "./relay-db";
+import { SETTINGS, sleep } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];
 
@@ -31,7 +31,7 @@ describe("sql: events on a server with event_scheduler=ON, across a restart", fu
 
   it("relay_dispatch_event hands off new orders within seconds, before and after a restart", async () => {
     const url = `${server.url}storefront`;
-    await migrate({ url, region: REGION, functionArn: ARN, localLambda: true });
+    await migrate({ url, settings: SETTINGS, localLambda: true });
     const handedOff = async (c: mysql.Connection) => {
       const [rows] = await c.query<Rows>("SELECT payload FROM lambda_invocations ORDER BY id");
       return rows

@@ -1,13 +1,16 @@
 /**
  * The migration runner (library and `npm run db:migrate` CLI) on a real MariaDB: idempotence,
- * settings that take effect, changed-file detection and one-line errors for bad input.
+ * settings written as one validated object, numbered migrations that may not change, routines
+ * re-applied when edited in place, and one-line errors for bad input.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, appendFileSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type mysql from "mysql2/promise";
+import type { DatabaseSettings } from "../../contract/databaseSettings";
+import { freePort } from "../../emulators/mariadb";
 import {
   ChangedMigrationError,
   DatabaseUnreachableError,
@@ -16,11 +19,21 @@ import {
   sqlChecksum,
   SQL_DIR,
 } from "../../sql/migrate";
-import { freePort } from "../../emulators/mariadb";
-import { ARN, REGION, relayDb, type RelayDb } from "./relay-db";
+import { ARN, REGION, relayDb, SETTINGS, type RelayDb } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];
 const ROOT = join(__dirname, "..", "..");
+
+const ROUTINES = [
+  "routines/relay_backfill.sql",
+  "routines/relay_dispatch.sql",
+  "routines/relay_heartbeat.sql",
+  "routines/relay_invoke.sql",
+  "routines/relay_overdue.sql",
+  "routines/relay_purge.sql",
+  "routines/relay_status.sql",
+];
+const ALL_FILES = ["migrations/001_relay_tables.sql", "local/001_lambda_async.sql", ...ROUTINES];
 
 interface CliResult {
   code: number | null;
@@ -32,7 +45,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "sql/cli.ts", ...args], {
       cwd: ROOT,
-      env: { ...process.env, RELAY_DB_URL: "", ...env },
+      env: { ...process.env, RELAY_DB_URL: "", RELAY_SETTINGS: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -44,13 +57,19 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
   });
 }
 
-/** Expected failures print exactly one line (plus usage for usage errors), never a stack. */
+/** Expected failures print exactly one line, never a stack; usage errors exit 2, others 1. */
 function assertOneLineError(result: CliResult, pattern: RegExp, code = 1): void {
   assert.equal(result.code, code, `exit code; stderr: ${result.stderr}`);
-  const first = result.stderr.trim().split("\n")[0];
-  assert.match(first, pattern);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  assert.match(result.stderr.trim(), pattern);
   assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
-  if (code === 1) assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+}
+
+/** A copy of sql/ (the .sql files only) that a test may edit. */
+function copySqlDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "relay-sql-"));
+  cpSync(SQL_DIR, dir, { recursive: true, filter: (src) => !src.endsWith(".ts") });
+  return dir;
 }
 
 describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () {
@@ -64,35 +83,39 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
   });
 
   it("is idempotent: a second run applies nothing and changes nothing", async () => {
-    const [before] = await r.sql.query<Rows>(
-      "SELECT name, checksum FROM relay_schema_migrations ORDER BY name",
+    const tracking = async () => {
+      const [migrations] = await r.sql.query<Rows>(
+        "SELECT name, checksum, applied_at FROM relay_schema_migrations ORDER BY name",
+      );
+      const [routines] = await r.sql.query<Rows>(
+        "SELECT name, checksum, applied_at FROM relay_schema_routines ORDER BY name",
+      );
+      return { migrations, routines };
+    };
+    const before = await tracking();
+    assert.deepEqual(
+      before.migrations.map((row) => row.name),
+      ["001_relay_tables.sql", "local/001_lambda_async.sql"],
+    );
+    assert.deepEqual(
+      before.routines.map((row) => `routines/${row.name}`),
+      ROUTINES,
     );
     const again = await r.migrate();
     assert.deepEqual(again.applied, []);
-    assert.deepEqual(again.skipped, [
-      "001_relay_tables.sql",
-      "002_relay_trigger.sql",
-      "003_relay_dispatch.sql",
-      "004_relay_purge.sql",
-      "005_relay_backfill.sql",
-      "006_relay_events.sql",
-      "007_relay_heartbeat.sql",
-      "local/001_lambda_async.sql",
-    ]);
-    const [after] = await r.sql.query<Rows>(
-      "SELECT name, checksum FROM relay_schema_migrations ORDER BY name",
-    );
-    assert.deepEqual(after, before);
+    assert.deepEqual(again.skipped, ALL_FILES);
+    assert.deepEqual(await tracking(), before);
     // Every file is also safe to re-apply as a whole (interrupted-run recovery).
     await r.sql.query("DELETE FROM relay_schema_migrations");
+    await r.sql.query("DELETE FROM relay_schema_routines");
     await r.sql.query("INSERT INTO order_data (item) VALUES ('kept')");
     const reapplied = await r.migrate();
-    assert.equal(reapplied.applied.length, 8);
+    assert.deepEqual(reapplied.applied, ALL_FILES);
     assert.equal(await r.count("order_data"), 1);
     assert.equal(await r.count("relay_outbox"), 1);
   });
 
-  it("creates the trigger, procedures, events and views; events are defined by the migrating user", async () => {
+  it("creates the trigger, procedures, events and views; all are defined by the migrating user", async () => {
     const [objects] = await r.sql.query<Rows>(
       `SELECT 'trigger' AS kind, TRIGGER_NAME AS name, DEFINER AS definer FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
        UNION ALL SELECT 'routine', ROUTINE_NAME, DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
@@ -111,6 +134,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         "routine:relay_backfill",
         "routine:relay_dispatch",
         "routine:relay_heartbeat",
+        "routine:relay_invoke",
         "routine:relay_purge",
         "trigger:relay_order_data_after_insert",
         "view:relay_overdue",
@@ -132,21 +156,41 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     );
     // No ARN or region is templated into any definition.
     const [[defs]] = await r.sql.query<Rows>(
-      `SELECT GROUP_CONCAT(ACTION_STATEMENT) AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()`,
+      `SELECT CONCAT_WS('\n',
+         (SELECT GROUP_CONCAT(ACTION_STATEMENT) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()),
+         (SELECT GROUP_CONCAT(ROUTINE_DEFINITION) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()),
+         (SELECT GROUP_CONCAT(EVENT_DEFINITION) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE())) AS t`,
     );
     assert.doesNotMatch(String(defs.t), /arn:aws|ap-northeast-1/);
+    // lambda_async is called in exactly one routine, relay_invoke; dispatch and heartbeat use it.
+    const [callers] = await r.sql.query<Rows>(
+      `SELECT ROUTINE_NAME AS name, ROUTINE_DEFINITION LIKE '%lambda_async(%' AS direct,
+              ROUTINE_DEFINITION LIKE '%CALL relay_invoke(%' AS via_invoke
+         FROM information_schema.ROUTINES
+        WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME LIKE 'relay\\_%' ORDER BY 1`,
+    );
+    assert.deepEqual(
+      callers.filter((c) => Number(c.direct)).map((c) => c.name),
+      ["relay_invoke"],
+    );
+    assert.deepEqual(
+      callers.filter((c) => Number(c.via_invoke)).map((c) => c.name),
+      ["relay_dispatch", "relay_heartbeat"],
+    );
   });
 
-  it("changed settings take effect on the next run of the procedures", async () => {
+  it("writes the settings as a whole; they take effect on the next run of the procedures", async () => {
     await r.sql.query("INSERT INTO order_data (item) VALUES ('a'), ('b'), ('c')");
     await r.sql.query("CALL relay_dispatch()");
     const otherArn = "arn:aws:lambda:eu-west-1:123456789012:function:other-notify";
     await r.migrate({
-      region: "eu-west-1",
-      functionArn: otherArn,
-      batchSize: 2,
-      retentionHours: 0.25,
-      purgeIntervalMinutes: 7,
+      settings: {
+        region: "eu-west-1",
+        functionArn: otherArn,
+        dispatchBatchSize: 2,
+        retentionHours: 0.25,
+        purgeIntervalMinutes: 7,
+      },
     });
     await r.sql.query("INSERT INTO order_data (item) VALUES ('d'), ('e'), ('f')");
     await r.sql.query("CALL relay_dispatch()");
@@ -159,48 +203,103 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         [otherArn, "eu-west-1", 1],
       ],
     );
-    const [[settings]] = await r.sql.query<Rows>("SELECT * FROM relay_settings");
-    assert.equal(Number(settings.retention_hours), 0.25);
-    assert.equal(settings.batch_size, 2);
-    const [[event]] = await r.sql.query<Rows>(
-      "SELECT INTERVAL_VALUE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'relay_purge_event'",
-    );
-    assert.equal(String(event.INTERVAL_VALUE), "7");
-    // Omitted options keep the stored values.
-    await r.migrate({});
-    const [[kept]] = await r.sql.query<Rows>("SELECT * FROM relay_settings");
-    assert.equal(Number(kept.retention_hours), 0.25);
-    assert.equal(kept.batch_size, 2);
+    const stored = async () => {
+      const [[s]] = await r.sql.query<Rows>("SELECT * FROM relay_settings");
+      const [[event]] = await r.sql.query<Rows>(
+        "SELECT INTERVAL_VALUE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'relay_purge_event'",
+      );
+      return {
+        region: s.region,
+        functionArn: s.function_arn,
+        retentionHours: Number(s.retention_hours),
+        dispatchBatchSize: s.batch_size,
+        purgeIntervalMinutes: s.purge_interval_minutes,
+        purgeEventEvery: Number(event.INTERVAL_VALUE),
+      };
+    };
+    assert.deepEqual(await stored(), {
+      region: "eu-west-1",
+      functionArn: otherArn,
+      retentionHours: 0.25,
+      dispatchBatchSize: 2,
+      purgeIntervalMinutes: 7,
+      purgeEventEvery: 7,
+    });
+    // Nothing is kept from an earlier run: the object given is the object stored.
+    await r.migrate();
+    assert.deepEqual(await stored(), { ...SETTINGS, purgeEventEvery: 5 });
   });
 
-  it("accepts retention 0 and fractions, rejects negatives and bad values with typed errors", async () => {
-    await r.migrate({ retentionHours: 0 });
+  it("accepts retention 0 and fractions; invalid settings fail before connecting, naming the field", async () => {
+    await r.migrate({ settings: { retentionHours: 0 } });
     let [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
     assert.equal(Number(s.retention_hours), 0);
-    await r.migrate({ retentionHours: 1 / 3600 });
+    await r.migrate({ settings: { retentionHours: 1 / 3600 } });
     [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
     assert.ok(Math.abs(Number(s.retention_hours) - 1 / 3600) < 1e-6);
-    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      await assert.rejects(r.migrate({ retentionHours: bad }), InvalidOptionError);
+    const { purgeIntervalMinutes: _omitted, ...withoutInterval } = SETTINGS;
+    const cases: [unknown, RegExp][] = [
+      [
+        { ...SETTINGS, retentionHours: -1 },
+        /^invalid settings: retentionHours must be >= 0 hours$/,
+      ],
+      [{ ...SETTINGS, retentionHours: Number.NaN }, /^invalid settings: retentionHours must be /],
+      [{ ...SETTINGS, retentionHours: Infinity }, /^invalid settings: retentionHours must be /],
+      [
+        { ...SETTINGS, dispatchBatchSize: 0 },
+        /^invalid settings: dispatchBatchSize must be at least 1$/,
+      ],
+      [{ ...SETTINGS, dispatchBatchSize: 501 }, /dispatchBatchSize must be at most 500/],
+      [{ ...SETTINGS, purgeIntervalMinutes: 1.5 }, /purgeIntervalMinutes must be a whole number/],
+      [
+        { ...SETTINGS, region: "tokyo" },
+        /region must be an AWS region code such as ap-northeast-1/,
+      ],
+      [{ ...SETTINGS, functionArn: "notify" }, /functionArn must look like arn:aws:lambda:/],
+      [withoutInterval, /^invalid settings: purgeIntervalMinutes is missing: expected a whole/],
+      [
+        { ...SETTINGS, batchSize: 5 },
+        /^invalid settings: unknown field batchSize — known: region,/,
+      ],
+      [undefined, /^invalid settings: must be a JSON object/],
+    ];
+    const port = await freePort(); // nothing listens: validation must come first
+    for (const [settings, message] of cases) {
+      for (const url of [r.db.url, `mysql://u@127.0.0.1:${port}/db`]) {
+        await assert.rejects(
+          migrate({ url, settings: settings as DatabaseSettings }),
+          (error: unknown) => {
+            assert.ok(error instanceof InvalidOptionError, String(error));
+            assert.match(error.message, message);
+            assert.doesNotMatch(error.message, /\n/);
+            return true;
+          },
+          JSON.stringify(settings),
+        );
+      }
     }
-    await assert.rejects(r.migrate({ batchSize: 0 }), /batch size/);
-    await assert.rejects(r.migrate({ region: "tokyo" }), /invalid region "tokyo"/);
-    await assert.rejects(r.migrate({ functionArn: "notify" }), /invalid function ARN/);
+    [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
+    assert.ok(Math.abs(Number(s.retention_hours) - 1 / 3600) < 1e-6, "nothing written");
   });
 
-  it("reports an already-applied file that changed, naming the file", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "relay-sql-"));
+  it("rejects an applied numbered migration that changed, naming the file", async () => {
+    const dir = copySqlDir();
     try {
-      cpSync(SQL_DIR, dir, { recursive: true, filter: (src) => !src.endsWith(".ts") });
       await r.migrate({ sqlDir: dir });
       const before = sqlChecksum(dir);
       assert.equal(before, sqlChecksum(), "same files, same checksum");
-      appendFileSync(join(dir, "003_relay_dispatch.sql"), "\n-- edited after it was applied\n");
-      assert.notEqual(sqlChecksum(dir), before, "sqlChecksum follows the SQL");
+      appendFileSync(
+        join(dir, "migrations/001_relay_tables.sql"),
+        "\n-- edited after it was applied\n",
+      );
+      assert.notEqual(sqlChecksum(dir), before, "sqlChecksum follows the migrations");
       await assert.rejects(r.migrate({ sqlDir: dir }), (error: unknown) => {
         assert.ok(error instanceof ChangedMigrationError);
-        assert.equal(error.file, "003_relay_dispatch.sql");
-        assert.match(error.message, /003_relay_dispatch\.sql was already applied .* has changed/);
+        assert.equal(error.file, "migrations/001_relay_tables.sql");
+        assert.match(
+          error.message,
+          /migration migrations\/001_relay_tables\.sql was already applied .* has changed since .*add a new NNN_\*\.sql file/,
+        );
         return true;
       });
     } finally {
@@ -208,22 +307,98 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     }
   });
 
+  it("applies a new numbered migration once; numbers used by the previous layout are retired", async () => {
+    const dir = copySqlDir();
+    try {
+      writeFileSync(
+        join(dir, "migrations/008_relay_extra.sql"),
+        "CREATE TABLE IF NOT EXISTS relay_extra (id INT NOT NULL PRIMARY KEY);\n",
+      );
+      const first = await r.migrate({ sqlDir: dir });
+      assert.deepEqual(first.applied, ["migrations/008_relay_extra.sql"]);
+      assert.equal((await r.migrate({ sqlDir: dir })).applied.length, 0);
+      assert.equal(await r.count("relay_extra"), 0);
+      writeFileSync(join(dir, "migrations/003_relay_orders_v2.sql"), "SELECT 1;\n");
+      await assert.rejects(r.migrate({ sqlDir: dir }), (error: unknown) => {
+        assert.ok(error instanceof InvalidOptionError);
+        assert.match(
+          error.message,
+          /migrations\/003_relay_orders_v2\.sql: numbers 002, 003.* are retired/,
+        );
+        return true;
+      });
+      assert.throws(() => sqlChecksum(dir), /are retired/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("re-applies a routine edited in place on the next run and skips the unchanged ones", async () => {
+    const dir = copySqlDir();
+    try {
+      await r.migrate({ sqlDir: dir, settings: { purgeIntervalMinutes: 7 } });
+      await r.sql.query("INSERT INTO order_data (item) VALUES ('kept 1'), ('kept 2')");
+      await r.sql.query("CALL relay_dispatch()");
+      const before = sqlChecksum(dir);
+      const [[tracked]] = await r.sql.query<Rows>(
+        "SELECT checksum FROM relay_schema_routines WHERE name = 'relay_purge.sql'",
+      );
+      const file = join(dir, "routines/relay_purge.sql");
+      const text = readFileSync(file, "utf8");
+      const comment = "Deletes handed-off orders older than the retention, in bounded batches";
+      assert.ok(text.includes(comment));
+      writeFileSync(file, text.replace(comment, `${comment} (edited in place)`));
+      assert.notEqual(sqlChecksum(dir), before, "sqlChecksum follows the routines");
+
+      const lines: string[] = [];
+      const second = await r.migrate({
+        sqlDir: dir,
+        settings: { purgeIntervalMinutes: 7 },
+        log: (line) => lines.push(line),
+      });
+      assert.deepEqual(second.applied, ["routines/relay_purge.sql"]);
+      assert.deepEqual(
+        second.skipped,
+        ALL_FILES.filter((f) => f !== "routines/relay_purge.sql"),
+      );
+      assert.ok(lines.includes("re-applying (changed) routines/relay_purge.sql"), lines.join("\n"));
+      const [[routine]] = await r.sql.query<Rows>(
+        "SELECT ROUTINE_COMMENT AS c FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'relay_purge'",
+      );
+      assert.equal(routine.c, `${comment} (edited in place)`);
+      const [[retracked]] = await r.sql.query<Rows>(
+        "SELECT checksum FROM relay_schema_routines WHERE name = 'relay_purge.sql'",
+      );
+      assert.notEqual(retracked.checksum, tracked.checksum);
+      // The re-created event still runs at the configured interval; no data was touched.
+      const [[event]] = await r.sql.query<Rows>(
+        "SELECT INTERVAL_VALUE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'relay_purge_event'",
+      );
+      assert.equal(String(event.INTERVAL_VALUE), "7");
+      assert.equal(await r.count("order_data"), 2);
+      assert.equal(await r.count("relay_outbox", "handed_off_at IS NOT NULL"), 2);
+      await r.sql.query("CALL relay_purge()");
+
+      const third = await r.migrate({ sqlDir: dir, settings: { purgeIntervalMinutes: 7 } });
+      assert.deepEqual(third.applied, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("reports a bad URL and an unreachable server as typed one-line errors", async () => {
+    await assert.rejects(migrate({ url: "not a url", settings: SETTINGS }), InvalidOptionError);
     await assert.rejects(
-      migrate({ url: "not a url", region: REGION, functionArn: ARN }),
-      InvalidOptionError,
-    );
-    await assert.rejects(
-      migrate({ url: "postgres://u@h/db", region: REGION, functionArn: ARN }),
+      migrate({ url: "postgres://u@h/db", settings: SETTINGS }),
       /scheme must be mysql/,
     );
     await assert.rejects(
-      migrate({ url: "mysql://root@127.0.0.1:3306/", region: REGION, functionArn: ARN }),
+      migrate({ url: "mysql://root@127.0.0.1:3306/", settings: SETTINGS }),
       /name the database/,
     );
     const port = await freePort();
     await assert.rejects(
-      migrate({ url: `mysql://u:secret@127.0.0.1:${port}/db`, region: REGION, functionArn: ARN }),
+      migrate({ url: `mysql://u:secret@127.0.0.1:${port}/db`, settings: SETTINGS }),
       (error: unknown) => {
         assert.ok(error instanceof DatabaseUnreachableError);
         assert.match(
@@ -237,51 +412,79 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
   });
 
   describe("CLI", () => {
-    it("migrates with the URL from RELAY_DB_URL, fractional retention, then 0", async () => {
-      const ok = await cli(
-        ["--region", REGION, "--function-arn", ARN, "--retention-hours", "0.5", "--local-lambda"],
-        { RELAY_DB_URL: r.db.url },
+    const json = (overrides: Partial<DatabaseSettings> = {}) =>
+      JSON.stringify({ ...SETTINGS, ...overrides });
+    const stored = async () => {
+      const [[s]] = await r.sql.query<Rows>(
+        "SELECT region, retention_hours, batch_size, purge_interval_minutes FROM relay_settings",
       );
-      assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stdout, /is up to date \(0 applied, 8 unchanged\)/);
-      let [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
-      assert.equal(Number(s.retention_hours), 0.5);
-      const zero = await cli([
+      return [s.region, Number(s.retention_hours), s.batch_size, s.purge_interval_minutes];
+    };
+
+    it("migrates with RELAY_DB_URL + RELAY_SETTINGS (as the Pulumi program runs it) or --url + --settings", async () => {
+      const env = await cli(["--local-lambda"], {
+        RELAY_DB_URL: r.db.url,
+        RELAY_SETTINGS: json({ retentionHours: 0.5 }),
+      });
+      assert.equal(env.code, 0, env.stderr);
+      assert.match(env.stdout, /is up to date \(0 applied, 9 unchanged\)/);
+      assert.deepEqual(await stored(), [REGION, 0.5, 100, 5]);
+      // --settings wins over RELAY_SETTINGS (even a broken one).
+      const flags = await cli(
+        [
+          "--url",
+          r.db.url,
+          "--settings",
+          json({
+            region: "eu-west-1",
+            retentionHours: 0,
+            dispatchBatchSize: 50,
+            purgeIntervalMinutes: 2,
+          }),
+        ],
+        { RELAY_SETTINGS: "{broken" },
+      );
+      assert.equal(flags.code, 0, flags.stderr);
+      assert.match(flags.stdout, /is up to date \(0 applied, 8 unchanged\)/);
+      assert.deepEqual(await stored(), ["eu-west-1", 0, 50, 2]);
+    });
+
+    it("--help explains every flag and environment variable", async () => {
+      const help = await cli(["--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      for (const word of [
         "--url",
-        r.db.url,
-        "--region",
-        REGION,
-        "--function-arn",
-        ARN,
-        "--retention-hours",
-        "0",
-        "--batch-size",
-        "50",
-        "--purge-interval-minutes",
-        "2",
-      ]);
-      assert.equal(zero.code, 0, zero.stderr);
-      [[s]] = await r.sql.query<Rows>("SELECT retention_hours, batch_size FROM relay_settings");
-      assert.equal(Number(s.retention_hours), 0);
-      assert.equal(s.batch_size, 50);
+        "--settings",
+        "--local-lambda",
+        "--create-order-data",
+        "--tls",
+        "--help",
+        "RELAY_DB_URL",
+        "RELAY_SETTINGS",
+        ...Object.keys(SETTINGS),
+      ]) {
+        assert.ok(help.stdout.includes(word), `help mentions ${word}`);
+      }
     });
 
     it("fails with one clear line on bad input, an unreachable server or a changed file", async () => {
       const port = await freePort();
-      const base = ["--region", REGION, "--function-arn", ARN];
-      const [badUrl, unreachable, missing, negative, notNumber, unknown, changed] =
+      const settings = ["--settings", json()];
+      const [badUrl, unreachable, noUrl, noSettings, notJson, badEnv, badFlag, oldFlag, changed] =
         await Promise.all([
-          cli(["--url", "mysql//oops", ...base]),
-          cli(["--url", `mysql://relay:hunter2@127.0.0.1:${port}/storefront`, ...base]),
-          cli(["--url", r.db.url, "--function-arn", ARN]),
-          cli(["--url", r.db.url, ...base, "--retention-hours", "-1"]),
-          cli(["--url", r.db.url, ...base, "--retention-hours", "abc"]),
-          cli(["--url", r.db.url, ...base, "--retention", "1"]),
+          cli(["--url", "mysql//oops", ...settings]),
+          cli(["--url", `mysql://relay:hunter2@127.0.0.1:${port}/storefront`, ...settings]),
+          cli(settings),
+          cli(["--url", r.db.url]),
+          cli(["--url", r.db.url, "--settings", "{region: tokyo}"]),
+          cli(["--url", r.db.url], { RELAY_SETTINGS: json({ retentionHours: -1 }) }),
+          cli(["--url", r.db.url, "--settings", json({ functionArn: "notify" })]),
+          cli(["--url", r.db.url, ...settings, "--region", REGION]),
           (async () => {
             await r.sql.query(
-              "UPDATE relay_schema_migrations SET checksum = REPEAT('0', 64) WHERE name = '002_relay_trigger.sql'",
+              "UPDATE relay_schema_migrations SET checksum = REPEAT('0', 64) WHERE name = '001_relay_tables.sql'",
             );
-            return cli(["--url", r.db.url, ...base]);
+            return cli(["--url", r.db.url, ...settings]);
           })(),
         ]);
       assertOneLineError(badUrl, /^db:migrate: invalid database URL mysql\/\/oops/);
@@ -290,13 +493,23 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         /cannot reach the database at 127\.0\.0\.1:\d+\/storefront: connection refused/,
       );
       assert.doesNotMatch(unreachable.stderr, /hunter2/);
-      assertOneLineError(missing, /^db:migrate: missing --region$/, 2);
-      assertOneLineError(negative, /invalid retention hours -1: must be a number >= 0/);
-      assertOneLineError(notNumber, /--retention-hours must be a number, got "abc"/, 2);
-      assertOneLineError(unknown, /Unknown option '--retention'/, 2);
+      assertOneLineError(noUrl, /^db:migrate: missing --url \(or the RELAY_DB_URL/, 2);
+      assertOneLineError(noSettings, /^db:migrate: missing --settings .*RELAY_SETTINGS/, 2);
+      assertOneLineError(
+        notJson,
+        /^db:migrate: --settings is not JSON \(.*\); expected \{"region"/,
+        2,
+      );
+      assertOneLineError(
+        badEnv,
+        /^db:migrate: RELAY_SETTINGS: retentionHours must be >= 0 hours/,
+        2,
+      );
+      assertOneLineError(badFlag, /^db:migrate: --settings: functionArn must look like arn:aws/, 2);
+      assertOneLineError(oldFlag, /Unknown option '--region'/, 2);
       assertOneLineError(
         changed,
-        /migration 002_relay_trigger\.sql was already applied .* has changed/,
+        /migration migrations\/001_relay_tables\.sql was already applied .* has changed/,
       );
     });
   });

@@ -1,17 +1,31 @@
 /** Shared set-up for the SQL suites: a migrated scratch database with the local lambda stand-in. */
 import mysql from "mysql2/promise";
+import type { DatabaseSettings } from "../../contract/databaseSettings";
 import { parseEnvelope, type RelayEnvelope } from "../../contract/envelope";
 import { migrate, type MigrateOptions } from "../../sql/migrate";
 import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
 
 export const REGION = "ap-northeast-1";
 export const ARN = "arn:aws:lambda:ap-northeast-1:123456789012:function:relay-notify";
+/** The settings every SQL suite migrates with unless a test overrides some. */
+export const SETTINGS: DatabaseSettings = {
+  region: REGION,
+  functionArn: ARN,
+  retentionHours: 24,
+  dispatchBatchSize: 100,
+  purgeIntervalMinutes: 5,
+};
+
+/** Options for `RelayDb.migrate`: any `MigrateOptions`, with `settings` merged over SETTINGS. */
+export type MigrateOverrides = Partial<Omit<MigrateOptions, "settings">> & {
+  settings?: Partial<DatabaseSettings>;
+};
 
 export interface RelayDb {
   db: ScratchDatabase;
   sql: mysql.Connection;
   connect(): Promise<mysql.Connection>;
-  migrate(extra?: Partial<MigrateOptions>): ReturnType<typeof migrate>;
+  migrate(extra?: MigrateOverrides): ReturnType<typeof migrate>;
   /** Every lambda_async call so far, validated with the Lambda side's parseEnvelope. */
   invocations(): Promise<{ functionArn: string; payload: string; envelope: RelayEnvelope }[]>;
   count(table: string, where?: string): Promise<number>;
@@ -35,13 +49,12 @@ export async function relayDb(
     connections.push(connection);
     return connection;
   };
-  const doMigrate = async (extra: Partial<MigrateOptions> = {}) => {
+  const doMigrate = async ({ settings, ...extra }: MigrateOverrides = {}) => {
     const result = await migrate({
       url: db.url,
-      region: REGION,
-      functionArn: ARN,
       localLambda: true,
       ...extra,
+      settings: { ...SETTINGS, ...settings },
     });
     // Deterministic tests even on a MYSQL_URL server with event_scheduler=ON.
     const c = await mysql.createConnection({ uri: db.url });

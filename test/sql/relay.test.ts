@@ -317,7 +317,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     });
 
     it("deletes handed-off rows past a fractional retention, keeps recent ones", async () => {
-      await r.migrate({ retentionHours: 1.5 / 3600 }); // 1.5 s
+      await r.migrate({ settings: { retentionHours: 1.5 / 3600 } }); // 1.5 s
       await insertItems(r.sql, ["old 1", "old 2", "old 3"]);
       await dispatch(r);
       await sleep(1700);
@@ -335,7 +335,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     });
 
     it("keeps never-handed-off rows (visible as overdue) and with retention 0 purges all handed-off rows", async () => {
-      await r.migrate({ retentionHours: 0 });
+      await r.migrate({ settings: { retentionHours: 0 } });
       await insertItems(r.sql, ["sent 1", "sent 2"]);
       await dispatch(r);
       await r.sql.query("CALL local_lambda_fail(TRUE)");
@@ -359,7 +359,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     });
 
     it("deletes in bounded batches and finishes a large backlog", async () => {
-      await r.migrate({ retentionHours: 0 });
+      await r.migrate({ settings: { retentionHours: 0 } });
       await r.sql.query("UPDATE relay_settings SET batch_size = 1000, purge_batch_size = 250");
       await bulkInsert(r.sql, 2000, (i) => `p${i}`);
       await dispatch(r);
@@ -372,7 +372,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
   });
 
   describe("backfill", () => {
-    it("enqueues exactly the existing rows that have no outbox row", async () => {
+    it("enqueues exactly the existing rows that have no outbox row: on install, and when called", async () => {
       const r = await relayDb("relay_backfill", { migrate: false });
       try {
         // A storefront database that already holds orders when the relay is installed.
@@ -381,8 +381,13 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         );
         await insertItems(r.sql, ["before 1", "before 2", "before 3"]);
         await r.migrate();
+        // Installing the capture trigger backfills them (otherwise they would never be handed off
+        // and so never purged).
+        assert.equal(await r.count("relay_outbox"), 3);
         await insertItems(r.sql, ["after 1", "after 2"]);
-        assert.equal(await r.count("relay_outbox"), 2);
+        assert.equal(await r.count("relay_outbox"), 5);
+        // Rows without an outbox row (as if inserted while the trigger was being swapped).
+        await r.sql.query("DELETE FROM relay_outbox WHERE row_id IN (2, 4)");
         await r.sql.query("CALL relay_backfill()");
         await r.sql.query("CALL relay_backfill()"); // idempotent
         const [outbox] = await r.sql.query<Rows>("SELECT row_id FROM relay_outbox ORDER BY row_id");
@@ -391,6 +396,8 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
           outbox.map((row) => Number(row.row_id)),
           orders.map((row) => row.id),
         );
+        await r.migrate(); // an unchanged trigger: no second backfill, no duplicates
+        assert.equal(await r.count("relay_outbox"), 5);
         await dispatch(r);
         const records = await handedOffRecords(r);
         assert.deepEqual(records.map((rec) => rec.row.item).sort(), [

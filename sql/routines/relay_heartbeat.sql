@@ -1,0 +1,57 @@
+-- relay_heartbeat(): once a minute the database tells the notify function how the relay is doing
+-- (pending rows, age of the oldest, overdue rows, consecutive dispatch failures), through the
+-- same relay_invoke (lambda_async) the relay uses. notify turns it into CloudWatch metrics; an
+-- alarm fires when the heartbeat stops arriving. That is the one signal for failures no AWS metric
+-- shows: lambda_async failing (ERROR 1873: endpoint, security group, role association,
+-- AWS_LAMBDA_ACCESS), the event scheduler off, or the database down — when orders pile up in the
+-- outbox and nothing downstream runs at all.
+-- Payload: { "region": "...", "heartbeat": { "at": ISO-8601 UTC, "pending": n,
+--            "oldestPendingSeconds": n, "overdue": n, "consecutiveFailures": n } }
+-- A routine (sql/routines/): edit this file in place, the runner re-applies it when its text
+-- changes. relay_heartbeat_event (once a minute) is defined at the end of this file.
+DROP PROCEDURE IF EXISTS relay_heartbeat;
+
+CREATE PROCEDURE relay_heartbeat()
+  MODIFIES SQL DATA
+  COMMENT 'Sends the relay status to the notify function (liveness + backlog metrics)'
+proc: BEGIN
+  DECLARE v_region VARCHAR(64) CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_payload LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_error VARCHAR(1024) CHARACTER SET utf8mb4 DEFAULT NULL;
+
+  SELECT region INTO v_region FROM relay_settings WHERE id = 1;
+  IF v_region IS NULL THEN
+    LEAVE proc;
+  END IF;
+
+  SELECT JSON_OBJECT(
+           'region', v_region,
+           'heartbeat', JSON_OBJECT(
+             'at', CONCAT(DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.'),
+                          LPAD(FLOOR(MICROSECOND(UTC_TIMESTAMP(3)) / 1000), 3, '0'), 'Z'),
+             'pending', s.pending,
+             'oldestPendingSeconds',
+               COALESCE(TIMESTAMPDIFF(SECOND, s.oldest_pending_at, UTC_TIMESTAMP(6)), 0),
+             'overdue', s.overdue,
+             'consecutiveFailures', s.consecutive_failures))
+    INTO v_payload
+    FROM relay_status s;
+
+  CALL relay_invoke(v_payload, v_error);
+
+  -- A failed heartbeat is not retried: its absence is what raises the alarm.
+  UPDATE relay_state
+     SET last_heartbeat_at = IF(v_error IS NULL, UTC_TIMESTAMP(6), last_heartbeat_at),
+         last_heartbeat_error = v_error
+   WHERE id = 1;
+END;
+
+DROP EVENT IF EXISTS relay_heartbeat_event;
+
+CREATE EVENT relay_heartbeat_event
+  ON SCHEDULE EVERY 1 MINUTE
+  STARTS CURRENT_TIMESTAMP + INTERVAL 1 MINUTE
+  ON COMPLETION PRESERVE
+  ENABLE
+  COMMENT 'order relay: liveness and backlog heartbeat to the notify function'
+  DO CALL relay_heartbeat();
