@@ -1,0 +1,151 @@
+/**
+ * Stage: the databases. One server (a private MariaDB with `event_scheduler=ON`, or the given
+ * one), a database per region migrated by sql/migrate.ts with the local `lambda_async` stand-in,
+ * and the DC's database with its `relay_rows` table.
+ */
+import { randomBytes } from "node:crypto";
+import mysql from "mysql2/promise";
+import { databaseSettingsFor, type RelayConfig } from "../../config/schema";
+import { ensureDcSchema } from "../../dc/consumer";
+import { startPrivateMariaDb, type PrivateMariaDb } from "../../emulators/mariadb";
+import { migrate } from "../../sql/migrate";
+import type { Cleanup } from "./cleanup";
+
+export interface DatabasesOptions {
+  readonly config: RelayConfig;
+  /** ARN of each region's notify function (written into the region's settings). */
+  readonly functionArn: (region: string) => string;
+  /** Use this server (mysql://user@host:port/) instead of starting a private MariaDB. */
+  readonly mysqlUrl?: string;
+  /** Extra mariadbd arguments for the private server. */
+  readonly mariadbArgs?: readonly string[];
+  /** The run restarts the server: only possible on the private one. */
+  readonly restartsServer: boolean;
+  /** Shortened retention (seconds) instead of the stack's `retentionHours`. */
+  readonly retentionSeconds?: number;
+  /** SQL applied to each region after the migration (benchmarks: the seed design's trigger). */
+  readonly afterMigrationSql?: string;
+  readonly log: (line: string) => void;
+}
+
+export interface Databases {
+  /** The private server, when the run started one (the restart fault needs it). */
+  readonly server?: PrivateMariaDb;
+  /** The server's event scheduler runs the relay's events (otherwise the runner drives them). */
+  readonly eventsOn: boolean;
+  /** One pool per region's database. */
+  readonly regionPools: Readonly<Record<string, mysql.Pool>>;
+  readonly dcPool: mysql.Pool;
+  /** URL of the DC's database (for DC consumers in their own processes). */
+  readonly dcUrl: string;
+  /** A query on a region's database; undefined when the database does not answer. */
+  regionQuery<T extends mysql.RowDataPacket[]>(region: string, sql: string): Promise<T | undefined>;
+}
+
+function urlWithDatabase(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+function makePool(url: string): mysql.Pool {
+  const pool = mysql.createPool({ uri: url, connectionLimit: 8, timezone: "Z" });
+  // DATETIME defaults (the DC's received_at) in UTC, like the trigger's occurred_at.
+  (
+    pool as unknown as {
+      pool: { on(e: string, f: (c: { query(sql: string): void }) => void): void };
+    }
+  ).pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
+  return pool;
+}
+
+export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Promise<Databases> {
+  const { config, log } = o;
+  const regions = config.regions.map((r) => r.region);
+  let server: PrivateMariaDb | undefined;
+  let serverUrl = o.mysqlUrl;
+  if (!serverUrl) {
+    log("starting a private MariaDB (event_scheduler=ON)…");
+    server = await startPrivateMariaDb({
+      eventScheduler: true,
+      extraArgs: [...(o.mariadbArgs ?? [])],
+    });
+    const own = server;
+    cleanup.defer(() => own.stop());
+    serverUrl = server.url;
+  } else if (o.restartsServer) {
+    throw new Error(
+      "--restart-db-at-seconds needs the runner's own MariaDB (do not pass a server URL)",
+    );
+  }
+  const admin = await mysql.createConnection({ uri: urlWithDatabase(serverUrl, "") });
+  const [schedulerRows] = await admin.query<mysql.RowDataPacket[]>(
+    "SELECT @@global.event_scheduler AS s",
+  );
+  await admin.end();
+  const eventsOn = String(schedulerRows[0]?.s).toUpperCase() === "ON";
+
+  // Database names: plain on our own server, unique on a shared one (tests).
+  const prefix = server ? "" : `run${randomBytes(3).toString("hex")}_`;
+  const dbName = (region: string) => `${prefix}relay_${region.replace(/-/g, "_")}`;
+  const dcName = `${prefix}dc`;
+
+  // Every region with the local lambda_async stand-in.
+  const regionPools: Record<string, mysql.Pool> = {};
+  for (const region of regions) {
+    const url = urlWithDatabase(serverUrl, dbName(region));
+    await migrate({
+      url,
+      settings: {
+        ...databaseSettingsFor(config, region),
+        functionArn: o.functionArn(region),
+        ...(o.retentionSeconds !== undefined ? { retentionHours: o.retentionSeconds / 3600 } : {}),
+      },
+      localLambda: true,
+    });
+    if (o.afterMigrationSql) {
+      const c = await mysql.createConnection({ uri: url, multipleStatements: true });
+      try {
+        await c.query(o.afterMigrationSql);
+      } finally {
+        await c.end();
+      }
+    }
+    const pool = makePool(url);
+    regionPools[region] = pool;
+    cleanup.defer(() => pool.end());
+  }
+  const dcAdmin = await mysql.createConnection({ uri: urlWithDatabase(serverUrl, "") });
+  await dcAdmin.query(`CREATE DATABASE IF NOT EXISTS \`${dcName}\` CHARACTER SET utf8mb4`);
+  await dcAdmin.end();
+  const dcUrl = urlWithDatabase(serverUrl, dcName);
+  const dcPool = makePool(dcUrl);
+  cleanup.defer(() => dcPool.end());
+  await ensureDcSchema(dcPool);
+  if (!server) {
+    const shared = serverUrl;
+    cleanup.defer(async () => {
+      const c = await mysql.createConnection({ uri: urlWithDatabase(shared, "") });
+      for (const name of [...regions.map(dbName), dcName])
+        await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    });
+  }
+  log(`databases: ${[...regions.map(dbName), dcName].join(", ")} (migrated)`);
+
+  return {
+    server,
+    eventsOn,
+    regionPools,
+    dcPool,
+    dcUrl,
+    async regionQuery<T extends mysql.RowDataPacket[]>(region: string, sql: string) {
+      try {
+        const [rows] = await regionPools[region]!.query<T>(sql);
+        return rows;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Stage: the verdict. What reached the DC against what the load generator inserted: lost orders
+ * and where they are (outbox, Lambda, queues, DLQs), duplicates at the DC, latency, throughput,
+ * SQS calls and Lambda invocations per order.
+ */
+import type mysql from "mysql2/promise";
+import type { RelayConfig } from "../../config/schema";
+import type { LoadGenerator } from "../loadGenerator";
+import type { Databases } from "./databases";
+import type { DcArrivals } from "./dc";
+import type { Lambdas } from "./lambdas";
+import type { LocalQueues } from "./queues";
+import type { Watched } from "./watch";
+
+export interface Missing {
+  readonly region: string;
+  readonly count: number;
+  readonly rowIds: readonly number[];
+  /** Where the missing orders are (counts per place, from the databases and queue depths). */
+  readonly where: Record<string, number>;
+}
+
+export interface RunSummary {
+  readonly inserted: number;
+  readonly delivered: number;
+  readonly duplicatesAtDc: number;
+  readonly lost: number;
+  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
+  readonly ordersPerSecond: number;
+  readonly sqsCallsPerOrder: number;
+  readonly lambdaInvocationsPerOrder: number;
+  readonly purged: number;
+}
+
+export interface RunReport {
+  readonly summary: RunSummary;
+  readonly completed: boolean;
+  readonly durationMs: number;
+  readonly missing: readonly Missing[];
+  readonly details: {
+    readonly stack: string;
+    readonly regions: readonly string[];
+    readonly eventsDrivenBy: "event_scheduler" | "runner";
+    readonly notify: { invocations: number; failures: number; toOnFailure: number };
+    readonly forwarder: { invocations: number; failures: number };
+    readonly sqsCalls: Record<string, number>;
+    /** The harness's own SQS calls (queue set-up, progress monitoring): not in sqsCallsPerOrder. */
+    readonly harnessSqsCalls: Record<string, number>;
+    /** ReceiveMessage calls (in sqsCalls) that waited out their long poll empty: idle polls. */
+    readonly idleReceives: number;
+    /** Orders/s the load generator actually inserted. */
+    readonly loadAchievedRate: number;
+    /** First INSERT to last arrival at the DC (ms). */
+    readonly deliverySpanMs: number;
+    readonly redriven: { moved: number; reinvoked: number };
+    readonly dlqAtEnd: Record<string, number>;
+    readonly orderDataLeft: number;
+    readonly insertRetries: number;
+    readonly dbRestarted: boolean;
+  };
+}
+
+export interface VerifyOptions {
+  readonly config: RelayConfig;
+  readonly databases: Databases;
+  readonly local: LocalQueues;
+  readonly lambdas: Lambdas;
+  readonly arrivals: DcArrivals;
+  readonly load: LoadGenerator;
+  readonly watched: Watched;
+  /** When the run started (Date.now()) and how long it took until the watch ended. */
+  readonly started: number;
+  readonly durationMs: number;
+  readonly dbRestarted: boolean;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[index]!);
+}
+
+export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
+  const { config, databases, local, lambdas, load, started, durationMs } = o;
+  const { progress, completed, redriven } = o.watched;
+  const { dcPool } = databases;
+  const { queues, sqs } = local;
+  const regions = config.regions.map((r) => r.region);
+
+  const [dcStats] = await dcPool.query<mysql.RowDataPacket[]>(
+    `SELECT COUNT(*) AS n, COALESCE(SUM(deliveries - 1), 0) AS dup FROM relay_rows`,
+  );
+  const [lastArrival] = await dcPool.query<mysql.RowDataPacket[]>(
+    "SELECT UNIX_TIMESTAMP(MAX(received_at)) * 1000 AS at FROM relay_rows",
+  );
+  const [latencies] = await dcPool.query<mysql.RowDataPacket[]>(
+    "SELECT TIMESTAMPDIFF(MICROSECOND, occurred_at, received_at) / 1000 AS ms FROM relay_rows ORDER BY ms",
+  );
+  const sorted = latencies.map((r) => Math.max(0, Number(r.ms)));
+  const atDc = (await o.arrivals.all()) ?? o.watched.atDc;
+  const inserted = load.inserted;
+  const missing: Missing[] = [];
+  for (const r of progress.regions) {
+    const delivered = atDc.get(r.region) ?? new Set<number>();
+    const rowIds = inserted
+      .filter((order) => order.region === r.region && !delivered.has(order.rowId))
+      .map((order) => order.rowId);
+    if (rowIds.length === 0) continue;
+    const pending = await databases.regionQuery(
+      r.region,
+      `SELECT COUNT(*) AS n FROM relay_outbox WHERE handed_off_at IS NULL AND row_id IN (${rowIds.join(",")})`,
+    );
+    missing.push({
+      region: r.region,
+      count: rowIds.length,
+      rowIds: rowIds.slice(0, 50),
+      where: {
+        outboxNotHandedOff: Number(pending?.[0]?.n ?? 0),
+        lambdaInFlightEvents: lambdas.notify.perRegion[r.region]?.inFlight ?? 0,
+        regionalQueueMessages: r.queued,
+        regionalDlqMessages: r.dlq,
+        aggregatorQueueMessages: progress.aggregatorQueued,
+        aggregatorDlqMessages: progress.aggregatorDlq,
+      },
+    });
+  }
+  const delivered = inserted.filter((order) => atDc.get(order.region)?.has(order.rowId)).length;
+  let orderDataLeft = 0;
+  for (const region of regions) {
+    const rows = await databases.regionQuery(region, "SELECT COUNT(*) AS n FROM order_data");
+    orderDataLeft += Number(rows?.[0]?.n ?? 0);
+  }
+  const calls = sqs.calls();
+  const totalCalls = Object.values(calls).reduce((a, b) => a + b, 0);
+  const n = Math.max(inserted.length, 1);
+  const dlqAtEnd: Record<string, number> = {};
+  for (const region of regions)
+    dlqAtEnd[queues.regions[region]!.dlq.name] = progress.regions.find(
+      (r) => r.region === region,
+    )!.dlq;
+  dlqAtEnd[queues.aggregator.dlq.name] = progress.aggregatorDlq;
+  const firstInsert = inserted.length
+    ? Math.min(...inserted.map((order) => order.insertedAt))
+    : started;
+  const notifyStats = lambdas.notify.stats;
+  const summary: RunSummary = {
+    inserted: inserted.length,
+    delivered,
+    duplicatesAtDc: Number(dcStats[0]?.dup ?? 0),
+    lost: inserted.length - delivered,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+    },
+    ordersPerSecond:
+      Math.round((delivered / Math.max((started + durationMs - firstInsert) / 1000, 0.001)) * 10) /
+      10,
+    sqsCallsPerOrder: Math.round((totalCalls / n) * 100) / 100,
+    lambdaInvocationsPerOrder:
+      Math.round(((notifyStats.invocations + lambdas.forwarderStats.invocations) / n) * 100) / 100,
+    purged: progress.regions.reduce((a, r) => a + r.purged, 0),
+  };
+  return {
+    summary,
+    completed,
+    durationMs,
+    missing,
+    details: {
+      stack: config.stack,
+      regions,
+      eventsDrivenBy: databases.eventsOn ? "event_scheduler" : "runner",
+      notify: {
+        invocations: notifyStats.invocations,
+        failures: notifyStats.failures,
+        toOnFailure: notifyStats.toOnFailure,
+      },
+      forwarder: lambdas.forwarderStats,
+      sqsCalls: calls,
+      harnessSqsCalls: sqs.harnessCalls(),
+      idleReceives: sqs.emptyReceives(),
+      loadAchievedRate: Math.round(load.achievedRate() * 10) / 10,
+      deliverySpanMs: Math.max(0, Math.round(Number(lastArrival[0]?.at ?? 0) - firstInsert)),
+      redriven,
+      dlqAtEnd,
+      orderDataLeft,
+      insertRetries: load.retries(),
+      dbRestarted: o.dbRestarted,
+    },
+  };
+}
