@@ -8,7 +8,7 @@ import { readStackFile, stackFilePath } from "../config/load";
 import { KNOWN_REGIONS, partitionOf } from "../config/schema";
 import { runOffline } from "../offline/engine";
 
-export function syntheticRelay(n: number): Record<string, unknown> {
+function syntheticRelay(n: number): Record<string, unknown> {
   const file = readStackFile(stackFilePath("prod"), "prod");
   const prodRegions = file.relay.regions as Record<string, unknown>[];
   const used = new Set(prodRegions.map((r) => String(r.region)));

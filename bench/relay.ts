@@ -12,7 +12,7 @@ import { parseConfig, type RelayConfig } from "../config/schema";
 import { runRelay, type RunReport } from "../local/runner";
 import { round } from "./util";
 
-export function prodConfig(): RelayConfig {
+function prodConfig(): RelayConfig {
   const file = readStackFile(stackFilePath("prod"), "prod");
   return parseConfig(file.relay, file.stack);
 }
@@ -24,8 +24,8 @@ export function prodConfig(): RelayConfig {
  * storage, not to a local fsync. Figure 1 is measured under both policies.
  */
 /** DC consumer processes and event-source pollers per regional queue in the benchmark runs. */
-export const DC_CONSUMERS = 3;
-export const POLLERS_PER_QUEUE = 2;
+const DC_CONSUMERS = 3;
+const POLLERS_PER_QUEUE = 2;
 
 export const BENCH_MARIADB_ARGS = ["--innodb-flush-log-at-trx-commit=2"];
 

@@ -38,7 +38,7 @@ export interface BenchSettings {
   readonly sweep: { rates: number[]; seconds: number };
 }
 
-export function settingsFor(quick: boolean): BenchSettings {
+function settingsFor(quick: boolean): BenchSettings {
   return quick
     ? {
         quick,

@@ -97,7 +97,7 @@ const HARNESS_HEADER = "x-local-sqs-harness";
 const LONG_POLL_RECHECK_MS = 100;
 
 /** SQS FIFO deduplication interval. */
-export const FIFO_DEDUP_WINDOW_MS = 5 * 60 * 1000;
+const FIFO_DEDUP_WINDOW_MS = 5 * 60 * 1000;
 
 function queueNameOf(queueUrl: unknown): string | undefined {
   if (typeof queueUrl !== "string") return undefined;
@@ -467,7 +467,7 @@ export interface CreatedQueues {
 export type AttributeOverrides = (spec: QueueSpec) => Record<string, string> | undefined;
 
 /** Creates one queue from its spec; `dlqArn` is needed when the spec has a redrive policy. */
-export async function createQueueFromSpec(
+async function createQueueFromSpec(
   client: SQSClient,
   spec: QueueSpec,
   dlqArn?: string,

@@ -85,7 +85,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   return args;
 }
 
-export function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
+function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
   const file = args.config ?? stackFilePath(args.stack);
   const stackFile = readStackFile(file, args.config ? undefined : args.stack);
   const config = parseConfig(stackFile.relay, stackFile.stack);

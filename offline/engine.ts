@@ -78,7 +78,7 @@ const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** Replaces the runtime's secret envelopes with their values, so tests assert on plain inputs. */
-export function unwrapSecrets(value: unknown): any {
+function unwrapSecrets(value: unknown): any {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (value === null || typeof value !== "object") return value;
   const record = value as Record<string, unknown>;
@@ -87,7 +87,7 @@ export function unwrapSecrets(value: unknown): any {
 }
 
 /** Mocked outputs per resource type: the attributes the program and the tests read. */
-export function mockResource(
+function mockResource(
   args: pulumi.runtime.MockResourceArgs,
   region: string | undefined,
 ): pulumi.runtime.MockResourceResult {

@@ -220,7 +220,7 @@ export async function runPolicies(
 }
 
 /** `--list`: one line per rule. */
-export function listRules(policies: readonly RelayPolicy[] = packPolicies): string {
+function listRules(policies: readonly RelayPolicy[] = packPolicies): string {
   const rows = policies.map((p) => [
     p.name,
     p.source,
