@@ -11,6 +11,7 @@ import {
   databaseSettingsSchema,
   dispatchBatchSizeSchema,
   purgeIntervalMinutesSchema,
+  relayTablesSchema,
   type DatabaseSettings,
 } from "../contract/databaseSettings";
 
@@ -356,6 +357,12 @@ export const rawConfigSchema = z.strictObject({
     .default("storefront"),
   /** Interval of the purge event (1..60 minutes). @default - 5 */
   purgeIntervalMinutes: purgeIntervalMinutesSchema.default(5),
+  /**
+   * The storefront tables to relay, each `{ name, excludeColumns?, parent? }`; `parent: { table,
+   * column }` purges a child row (address, item) with its parent row, children first.
+   * @default - [{ name: order_data }]
+   */
+  tables: relayTablesSchema.default(() => [{ name: "order_data", excludeColumns: [] }]),
   /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
   dispatchBatchSize: dispatchBatchSizeSchema.default(100),
   /** CloudWatch Logs retention for the Lambdas and Aurora log exports. @default - 7 */

@@ -30,6 +30,90 @@ export const purgeIntervalMinutesSchema = z
   .min(1, "must be at least 1 minute")
   .max(60, "must be at most 60 minutes");
 
+/** A MySQL identifier as the relay accepts it (letters, digits, `_`, `$`; at most 64). */
+const mysqlIdentifier = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_$]{1,64}$/,
+    "must be a MySQL table/column name (letters, digits, _ or $; ≤ 64)",
+  );
+
+/** One storefront table the relay captures; the stack config's `tables` uses this too. */
+export const relayTableSchema = z.strictObject({
+  /** The table's name in the storefront database. */
+  name: mysqlIdentifier,
+  /** Columns never relayed (and never read by dispatch). Key columns cannot be excluded. */
+  excludeColumns: z
+    .array(mysqlIdentifier)
+    .refine((names) => new Set(names).size === names.length, "lists the same column twice")
+    .default(() => []),
+  /**
+   * The row belongs to a row of another listed table (an address or item row to its order):
+   * `column` holds the parent's primary key. Children are purged with their parent, first.
+   * @default - no parent (purged on its own retention)
+   */
+  parent: z.strictObject({ table: mysqlIdentifier, column: mysqlIdentifier }).optional(),
+});
+export type RelayTable = z.infer<typeof relayTableSchema>;
+
+/** Why a list of tables is inconsistent (duplicates, unknown or cyclic parents); [] when fine. */
+export function tableListProblems(
+  tables: readonly RelayTable[],
+): { index: number; message: string }[] {
+  const problems: { index: number; message: string }[] = [];
+  const byName = new Map<string, number>();
+  tables.forEach((table, index) => {
+    const first = byName.get(table.name);
+    if (first !== undefined) {
+      problems.push({
+        index,
+        message: `"${table.name}" is listed twice (also [${first}]) — list each table once`,
+      });
+    } else byName.set(table.name, index);
+  });
+  tables.forEach((table, index) => {
+    if (!table.parent) return;
+    if (table.parent.table === table.name) {
+      problems.push({
+        index,
+        message: `parent.table "${table.name}" is the table itself — a parent is another listed table`,
+      });
+    } else if (!byName.has(table.parent.table)) {
+      problems.push({
+        index,
+        message: `parent.table "${table.parent.table}" is not listed — add { name: ${table.parent.table} } to the tables`,
+      });
+    }
+  });
+  // A cycle would make "children first" impossible.
+  tables.forEach((table, index) => {
+    const seen = new Set<string>([table.name]);
+    let current = table.parent?.table;
+    while (current !== undefined) {
+      if (seen.has(current)) {
+        problems.push({
+          index,
+          message: `parents form a cycle through "${current}" — a table's ancestors cannot include itself`,
+        });
+        return;
+      }
+      seen.add(current);
+      current = tables.find((t) => t.name === current)?.parent?.table;
+    }
+  });
+  return problems;
+}
+
+/** The storefront tables to relay; the stack config's `tables` uses this too. */
+export const relayTablesSchema = z
+  .array(relayTableSchema)
+  .min(1, "lists no table — relay at least one, e.g. [{ name: order_data }]")
+  .superRefine((tables, ctx) => {
+    for (const { index, message } of tableListProblems(tables)) {
+      ctx.addIssue({ code: "custom", path: [index], message });
+    }
+  });
+
 export const databaseSettingsSchema = z.strictObject({
   /** AWS region written into every envelope. */
   region: z

@@ -43,6 +43,53 @@ describe("stack config validation (order-relay:*)", () => {
     assert.strictEqual(config.notify.maximumRetryAttempts, 2);
   });
 
+  it("relays order_data by default and validates the listed tables", () => {
+    assert.deepStrictEqual(parseConfig(valid(), "dev").tables, [
+      { name: "order_data", excludeColumns: [] },
+    ]);
+    const storefront = parseConfig(
+      {
+        ...valid(),
+        tables: [
+          { name: "ps_orders" },
+          { name: "ps_address", parent: { table: "ps_orders", column: "id_order" } },
+          { name: "ps_order_detail", excludeColumns: ["product_name"] },
+        ],
+      },
+      "dev",
+    );
+    assert.strictEqual(storefront.tables[1].parent?.table, "ps_orders");
+    expectOne(
+      { ...valid(), tables: [{ name: "a", parent: { table: "orders", column: "id" } }] },
+      "order-relay:tables[0]",
+      'parent.table "orders" is not listed',
+      "add { name: orders }",
+    );
+    expectOne(
+      { ...valid(), tables: [{ name: "a" }, { name: "a" }] },
+      "order-relay:tables[1]",
+      "listed twice",
+    );
+    const cyclic = problems({
+      ...valid(),
+      tables: [
+        { name: "a", parent: { table: "b", column: "b_id" } },
+        { name: "b", parent: { table: "a", column: "a_id" } },
+      ],
+    });
+    assert.ok(
+      cyclic.some((p) => p.includes("cycle")),
+      cyclic.join("\n"),
+    );
+    expectOne({ ...valid(), tables: [{ name: "orders; DROP" }] }, "order-relay:tables[0].name");
+    expectOne({ ...valid(), tables: [] }, "order-relay:tables", "lists no table");
+    expectOne(
+      { ...valid(), tables: [{ name: "a", exclude: ["x"] }] },
+      "order-relay:tables[0].exclude",
+      "known keys: name, excludeColumns, parent",
+    );
+  });
+
   it("turns deletion protection and final snapshots on for production stacks", () => {
     const config = parseConfig({ ...valid(), production: true }, "prod");
     assert.strictEqual(config.regions[0].deletionProtection, true);
