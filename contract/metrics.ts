@@ -24,6 +24,12 @@ export const METRIC = {
   outboxPending: "OutboxPending",
   outboxOldestPending: "OutboxOldestPendingSeconds",
   outboxOverdue: "OutboxOverdue",
+  /** notify, from the heartbeat: changes too large to send, waiting for an operator. */
+  outboxQuarantined: "OutboxQuarantined",
+  /** notify, from the heartbeat: purge runs in a row that failed. */
+  purgeFailures: "PurgeFailures",
+  /** notify, from the heartbeat: listed tables whose backfill is not verified complete. */
+  backfillIncomplete: "BackfillIncomplete",
 } as const;
 
 /** The dimensions a handler's metric carries, as alarms must name them. */
