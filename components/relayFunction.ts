@@ -31,11 +31,11 @@ export interface RelayFunctionArgs {
   readonly roleName: string;
   /** What the function may do besides writing its own logs and X-Ray traces. */
   readonly statements: readonly PolicyStatement[];
-  /** Environment variables (the contract in `config/names.ts` `LAMBDA_ENV`). */
+  /** Environment variables (names from contract/lambdaEnv.ts). */
   readonly environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** @default - 30 */
+  /** Function timeout (3..900 s; the stack config's `notify`/`forwarder.timeoutSeconds`). */
   readonly timeoutSeconds: number;
-  /** @default - 256 */
+  /** Memory (128..10240 MB; the stack config's `notify`/`forwarder.memoryMb`). */
   readonly memoryMb: number;
   /** CloudWatch Logs retention of the function's log group; part of the privacy window. */
   readonly logRetentionDays: number;

@@ -153,6 +153,3 @@ export function queueSpecs(config: RelayConfig): RelayQueueSpecs {
     },
   };
 }
-
-// The handlers' environment variable names live with the handlers (no config import in bundles).
-export { LAMBDA_ENV } from "../contract/lambdaEnv";

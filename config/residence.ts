@@ -4,7 +4,7 @@
  * the regional message, the dead-lettered message, the aggregator message, log lines) is assumed
  * to live out its full retention one after the other.
  *
- * `npm run plan` prints the breakdown; the policy pack (`policy/rules.ts`) recomputes the same
+ * `npm run plan` prints the breakdown; the policy pack (`policy/rules/residence.ts`) recomputes the same
  * terms from the resources as deployed and fails a stack whose total exceeds
  * `order-relay:maxResidenceHours`.
  */

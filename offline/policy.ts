@@ -1,7 +1,7 @@
 /**
  * `npm run policy -- --stack <name> | --config <yaml> | --list`
  *
- * Runs the policy pack's rules (`policy/rules.ts`) over the offline engine's resources, giving each
+ * Runs the policy pack's rules (`policy/rules/`) over the offline engine's resources, giving each
  * rule the argument shape the CrossGuard runtime gives it (`@pulumi/policy` server.js):
  * resource rules get the resource's inputs, stack rules every resource's outputs with parents and
  * providers linked; props are wrapped in the runtime's unknown-checking proxy; `notApplicable`,

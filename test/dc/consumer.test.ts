@@ -8,7 +8,7 @@ import { handler as forwarderHandler } from "../../lambda/forwarder";
 import { handler as notifyHandler } from "../../lambda/notify";
 import { createLogger } from "../../lambda/lib/observability";
 import { fifoSafeId, relayEntry } from "../../lambda/lib/relay";
-import { LAMBDA_ENV } from "../../config/names";
+import { LAMBDA_ENV } from "../../contract/lambdaEnv";
 import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
 import { pollEventSourceOnce, startLocalSqs, type LocalSqs } from "../../emulators/sqs";
 import {
