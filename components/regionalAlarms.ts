@@ -25,7 +25,8 @@ export interface RegionalAlarmsArgs {
 
 /**
  * Everything that watches one region: its queue and DLQ, both functions, relay lag, the
- * database's heartbeat and its outbox backlog. A child of `RegionalRelay`, so a per-region
+ * database's heartbeat, its outbox backlog, quarantined changes, purge failures and incomplete
+ * backfills. A child of `RegionalRelay`, so a per-region
  * resource and its alarm are added in one place.
  */
 export class RegionalAlarms extends pulumi.ComponentResource {
@@ -122,6 +123,40 @@ export class RegionalAlarms extends pulumi.ComponentResource {
       },
       actions,
       movedOpts("outbox-backlog"),
+    );
+    // Reported by the database through the heartbeat: things only an operator resolves.
+    const heartbeatAlarm = (role: string, metricName: string, description: string) =>
+      metricAlarm(
+        `${name}-${role}`,
+        {
+          alarmName: `${prefix}-${role}`,
+          description,
+          namespace: METRICS_NAMESPACE,
+          metricName,
+          dimensions: metricDimensions(SERVICE.notify, region),
+          statistic: "Maximum",
+          comparison: "GreaterThanThreshold",
+          threshold: 0,
+          // A missing heartbeat is the heartbeat alarm's job.
+          treatMissingData: "notBreaching",
+        },
+        actions,
+        { parent: this },
+      );
+    heartbeatAlarm(
+      "outbox-quarantined",
+      METRIC.outboxQuarantined,
+      `A change in the ${region} outbox is too large to send and is quarantined (kept, never purged): see relay_status and the README's quarantine runbook.`,
+    );
+    heartbeatAlarm(
+      "purge-failing",
+      METRIC.purgeFailures,
+      `The purge in the ${region} database is failing: personal data stays past its retention. See relay_status.last_purge_error.`,
+    );
+    heartbeatAlarm(
+      "backfill-incomplete",
+      METRIC.backfillIncomplete,
+      `A backfill in the ${region} database is not verified complete: existing rows may not have reached the DC. See relay_status.`,
     );
     this.registerOutputs({});
   }

@@ -9,6 +9,7 @@ import { policies } from "../../policy/rules";
 import { runPolicies } from "../../offline/policy";
 import { RecordedResource } from "../../offline/engine";
 import { mutated, offlineRun } from "./support";
+import { METRIC, METRICS_NAMESPACE, SERVICE } from "../../contract/metrics";
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
 const EMAIL = "ops@example.com";
@@ -97,6 +98,25 @@ describe("observability (offline engine)", () => {
           [backlog.metricName, backlog.statistic, backlog.threshold],
           ["OutboxOldestPendingSeconds", "Maximum", config.alarms.oldestMessageAgeSeconds],
         );
+        // What only an operator resolves, reported by the database's heartbeat: any is an alarm.
+        for (const [role, metricName] of [
+          ["outbox-quarantined", METRIC.outboxQuarantined],
+          ["purge-failing", METRIC.purgeFailures],
+          ["backfill-incomplete", METRIC.backfillIncomplete],
+        ]) {
+          const a = alarm(run.resources, region, `${base}-${role}`);
+          assert.deepStrictEqual(
+            [a.namespace, a.metricName, a.dimensions, a.comparisonOperator, a.threshold],
+            [
+              METRICS_NAMESPACE,
+              metricName,
+              { service: SERVICE.notify, region },
+              "GreaterThanThreshold",
+              0,
+            ],
+          );
+          assert.strictEqual(a.treatMissingData, "notBreaching");
+        }
       }
       const fifo = config.aggregator.fifo ? ".fifo" : "";
       const aggDlq = alarm(run.resources, config.aggregator.region, `${p}-aggregator-dlq-messages`);
@@ -109,7 +129,7 @@ describe("observability (offline engine)", () => {
       assert.deepStrictEqual(aggAge.dimensions, { QueueName: `${p}-aggregator${fifo}` });
       assert.strictEqual(
         run.resources.filter((r) => r.type === ALARM).length,
-        config.regions.length * 9 + 2,
+        config.regions.length * 12 + 2,
       );
       assert.strictEqual(run.resources.filter((r) => r.type.startsWith("aws:sns/")).length, 0);
       const dashboards = run.resources.filter(
