@@ -571,6 +571,16 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
     return [`${keyOf(issue.path)}: is required (${issue.message.replace(/^Invalid input: /, "")})`];
   }
   const shown = show(value);
+  if (issue.code === "invalid_type") {
+    // Name the fix: the value the key takes and how to set it.
+    const example = { number: "48", boolean: "true", string: '"text"' }[issue.expected as string];
+    return [
+      `${keyOf(issue.path)}: ${shown} is not a ${issue.expected}` +
+        (example && issue.path.length === 1
+          ? ` — set it with \`pulumi config set ${keyOf(issue.path)} ${example}\``
+          : ` — write a ${issue.expected} there`),
+    ];
+  }
   const message =
     issue.message.startsWith('"') || issue.message.startsWith(shown)
       ? issue.message
@@ -619,6 +629,40 @@ function crossChecks(raw: SchemaOutput): string[] {
   return problems;
 }
 
+/** The leaf kind a schema expects (looking through optional/default wrappers). */
+function leafKind(schema: z.core.$ZodType | undefined): string | undefined {
+  if (!schema) return undefined;
+  const def = schema._zod.def as unknown as { type: string; innerType?: z.core.$ZodType };
+  if (def.type === "optional" || def.type === "default" || def.type === "prefault") {
+    return leafKind(def.innerType);
+  }
+  return def.type;
+}
+
+/**
+ * One reading of scalars, whichever way the config arrived: `pulumi config set key 48` stores
+ * the string "48" in the stack file, while the Pulumi runtime hands the program JSON-decoded
+ * values. So where the schema wants a number or a boolean, a string that spells one is taken as
+ * one ("48", "true"); where it wants a string, a number or boolean is taken as its text.
+ */
+export function normalizeScalars(raw: unknown, path: readonly PropertyKey[] = []): unknown {
+  if (Array.isArray(raw)) return raw.map((item, index) => normalizeScalars(item, [...path, index]));
+  if (raw !== null && typeof raw === "object") {
+    return Object.fromEntries(
+      Object.entries(raw).map(([key, value]) => [key, normalizeScalars(value, [...path, key])]),
+    );
+  }
+  const kind = leafKind(schemaAt(path));
+  if (kind === "number" && typeof raw === "string" && /^-?\d+(\.\d+)?$/.test(raw.trim())) {
+    return Number(raw.trim());
+  }
+  if (kind === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
+  if (kind === "string" && (typeof raw === "number" || typeof raw === "boolean")) {
+    return String(raw);
+  }
+  return raw;
+}
+
 /**
  * Validates the raw `order-relay:*` values (already parsed from YAML/JSON) and applies defaults.
  * @throws ConfigError listing every problem.
@@ -627,9 +671,10 @@ export function parseConfig(raw: unknown, stack: string): RelayConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([`${CONFIG_NAMESPACE}: the stack has no order-relay configuration`]);
   }
-  const result = rawConfigSchema.safeParse(raw);
+  const normalized = normalizeScalars(raw);
+  const result = rawConfigSchema.safeParse(normalized);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, raw)));
+    throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, normalized)));
   }
   const cross = crossChecks(result.data);
   if (cross.length > 0) throw new ConfigError(cross);

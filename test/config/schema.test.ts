@@ -1,5 +1,10 @@
 import * as assert from "assert";
 import * as fc from "fast-check";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { rawConfigFromRuntime, readStackFile } from "../../config/load";
 import { ConfigError, KNOWN_REGIONS, cidrProblem, parseConfig } from "../../config/schema";
 import { privateSubnetCidrs } from "../../components/network";
 
@@ -87,6 +92,79 @@ describe("stack config validation (order-relay:*)", () => {
       { ...valid(), tables: [{ name: "a", exclude: ["x"] }] },
       "order-relay:tables[0].exclude",
       "known keys: name, excludeColumns, parent",
+    );
+  });
+
+  it("reads numbers and booleans stored as strings by `pulumi config set` the same as typed ones", () => {
+    const typed = parseConfig(
+      { ...valid(), retentionHours: 48, production: true, dispatchBatchSize: 50 },
+      "dev",
+    );
+    const asStrings = parseConfig(
+      {
+        ...valid(),
+        retentionHours: "48",
+        production: "true",
+        dispatchBatchSize: "50",
+        aggregator: { region: "ap-northeast-1", messageRetentionSeconds: "3600", fifo: "true" },
+      },
+      "dev",
+    );
+    assert.deepStrictEqual(
+      { ...asStrings, aggregator: { ...asStrings.aggregator, messageRetentionSeconds: 345600 } },
+      typed,
+    );
+    assert.strictEqual(asStrings.aggregator.messageRetentionSeconds, 3600);
+    // A string-typed key given a number (YAML `namePrefix: 123abc` stays text; 12345 becomes "12345").
+    expectOne({ ...valid(), namePrefix: 12345 }, "order-relay:namePrefix", '"12345"');
+  });
+
+  it("reads a stack file the same way under `pulumi up` (runtime) and in the offline tools (YAML)", () => {
+    // What `pulumi config set` writes (scalars as strings, objects as YAML maps).
+    const stackYaml = [
+      "config:",
+      '  order-relay:retentionHours: "48"',
+      '  order-relay:production: "true"',
+      "  order-relay:namePrefix: shop-eu",
+      "  order-relay:regions:",
+      "    - region: eu-west-1",
+      "      backupRetentionDays: 7",
+      "  order-relay:aggregator:",
+      "    region: eu-west-1",
+      '    messageRetentionSeconds: "3600"',
+    ].join("\n");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "config-paths-"));
+    try {
+      const file = path.join(dir, "Pulumi.paths.yaml");
+      fs.writeFileSync(file, stackYaml);
+      const offline = parseConfig(readStackFile(file).relay, "paths");
+      // The Pulumi runtime hands the program each value as text: objects as JSON, scalars as is.
+      const asRuntime: Record<string, string> = {};
+      for (const [key, value] of Object.entries(readStackFile(file).relay)) {
+        asRuntime[`order-relay:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+      }
+      pulumi.runtime.setAllConfig(asRuntime);
+      const underPulumi = parseConfig(rawConfigFromRuntime(), "paths");
+      assert.deepStrictEqual(underPulumi, offline);
+      assert.strictEqual(offline.retentionHours, 48);
+      assert.strictEqual(offline.production, true);
+      assert.strictEqual(offline.aggregator.messageRetentionSeconds, 3600);
+    } finally {
+      pulumi.runtime.setAllConfig({});
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the fix for a value of the wrong type", () => {
+    expectOne(
+      { ...valid(), retentionHours: "forty-eight" },
+      'order-relay:retentionHours: "forty-eight" is not a number',
+      "pulumi config set order-relay:retentionHours 48",
+    );
+    expectOne(
+      { ...valid(), production: "yes" },
+      'order-relay:production: "yes" is not a boolean',
+      "pulumi config set order-relay:production true",
     );
   });
 
