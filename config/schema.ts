@@ -8,10 +8,8 @@
 import * as aws from "@pulumi/aws";
 import { z } from "zod";
 import {
+  DATABASE_SETTING_FIELDS,
   databaseSettingsSchema,
-  dispatchBatchSizeSchema,
-  purgeIntervalMinutesSchema,
-  relayTablesSchema,
   type DatabaseSettings,
 } from "../contract/databaseSettings";
 
@@ -355,16 +353,8 @@ export const rawConfigSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a MySQL identifier (letters, digits, _; ≤ 64)")
     .default("storefront"),
-  /** Interval of the purge event (1..60 minutes). @default - 5 */
-  purgeIntervalMinutes: purgeIntervalMinutesSchema.default(5),
-  /**
-   * The storefront tables to relay, each `{ name, excludeColumns?, parent? }`; `parent: { table,
-   * column }` purges a child row (address, item) with its parent row, children first.
-   * @default - [{ name: order_data }]
-   */
-  tables: relayTablesSchema.default(() => [{ name: "order_data", excludeColumns: [] }]),
-  /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
-  dispatchBatchSize: dispatchBatchSizeSchema.default(100),
+  /** The settings the database needs, with their defaults (contract/databaseSettings.ts). */
+  ...DATABASE_SETTING_FIELDS,
   /** CloudWatch Logs retention for the Lambdas and Aurora log exports. @default - 7 */
   logRetentionDays: z
     .number()

@@ -114,6 +114,29 @@ export const relayTablesSchema = z
     }
   });
 
+/**
+ * The settings that are also stack config keys of the same name, with their defaults: the stack
+ * config schema (config/schema.ts) spreads these very fields, so a default is written once.
+ */
+export const DATABASE_SETTING_FIELDS = {
+  /** Outbox rows per `lambda_async` call (1..500). @default - 100 */
+  dispatchBatchSize: dispatchBatchSizeSchema
+    .default(100)
+    .describe("a whole number 1..500, e.g. 100"),
+  /** Interval of the purge event (1..60 minutes). @default - 5 */
+  purgeIntervalMinutes: purgeIntervalMinutesSchema
+    .default(5)
+    .describe("a whole number of minutes 1..60, e.g. 5"),
+  /**
+   * The storefront tables to relay, each `{ name, excludeColumns?, parent? }`; `parent: { table,
+   * column }` purges a child row (address, item) with its parent row, children first.
+   * @default - [{ name: order_data }]
+   */
+  tables: relayTablesSchema
+    .default(() => [{ name: "order_data", excludeColumns: [] }])
+    .describe('a list of tables, e.g. [{"name": "order_data"}]'),
+};
+
 export const databaseSettingsSchema = z.strictObject({
   /** AWS region written into every envelope. */
   region: z
@@ -134,10 +157,7 @@ export const databaseSettingsSchema = z.strictObject({
     .min(0, "must be >= 0 hours")
     .max(8760, "must be at most 8760 hours (one year)")
     .describe("a number of hours >= 0, e.g. 24"),
-  dispatchBatchSize: dispatchBatchSizeSchema.describe("a whole number 1..500, e.g. 100"),
-  purgeIntervalMinutes: purgeIntervalMinutesSchema.describe(
-    "a whole number of minutes 1..60, e.g. 5",
-  ),
+  ...DATABASE_SETTING_FIELDS,
 });
 
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;

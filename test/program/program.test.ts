@@ -509,6 +509,7 @@ for (const stack of ["dev", "prod"]) {
           retentionHours: file.relay.retentionHours,
           dispatchBatchSize: (file.relay.dispatchBatchSize as number | undefined) ?? 100,
           purgeIntervalMinutes: (file.relay.purgeIntervalMinutes as number | undefined) ?? 5,
+          tables: [{ name: "order_data", excludeColumns: [] }],
         });
         assert.ok(!JSON.stringify(migration.inputs.create).includes("pw-"), "no password in argv");
         assert.match(
