@@ -7,6 +7,9 @@ import { RelayConfig, regionalVisibilityTimeoutSeconds } from "./schema";
 /** SQS limit on maximumMessageSize: 1 MiB (set explicitly; the old default was 256 KiB). */
 export const SQS_MAX_MESSAGE_BYTES = 1024 * 1024;
 
+/** The ack function's timeout: one CALL relay_confirm per batch, a few seconds at most. */
+export const ACK_FUNCTION_TIMEOUT_SECONDS = 30;
+
 /** AWS name limits we check in tests and at validation. */
 export const NAME_LIMITS = {
   iamRole: 64,
@@ -27,6 +30,11 @@ export interface RegionNames {
   readonly forwarderRole: string;
   readonly queue: string;
   readonly dlq: string;
+  /** The acknowledgement path (order-relay:purgeRequires = confirmed). */
+  readonly ackQueue: string;
+  readonly ackDlq: string;
+  readonly ackFunction: string;
+  readonly ackRole: string;
 }
 
 /** Names carry the region so IAM (global) names never collide between regions. */
@@ -42,6 +50,10 @@ export function regionNames(config: RelayConfig, region: string): RegionNames {
     forwarderRole: `${base}-forwarder`,
     queue: `${base}-orders`,
     dlq: `${base}-orders-dlq`,
+    ackQueue: `${base}-acks`,
+    ackDlq: `${base}-acks-dlq`,
+    ackFunction: `${base}-ack`,
+    ackRole: `${base}-ack`,
   };
 }
 
@@ -77,6 +89,11 @@ export interface RelayQueueSpecs {
     Record<string, { readonly queue: QueueSpec; readonly dlq: QueueSpec }>
   >;
   readonly aggregator: { readonly queue: QueueSpec; readonly dlq: QueueSpec };
+  /**
+   * Per region, the queue the DC acknowledges committed changes on, and its DLQ; empty unless
+   * `purgeRequires` is "confirmed".
+   */
+  readonly acks: Readonly<Record<string, { readonly queue: QueueSpec; readonly dlq: QueueSpec }>>;
 }
 
 function fifoAttributes(config: RelayConfig): Record<string, string> {
@@ -119,10 +136,43 @@ export function queueSpecs(config: RelayConfig): RelayQueueSpecs {
       },
     };
   }
+  const acks: Record<string, { queue: QueueSpec; dlq: QueueSpec }> = {};
+  if (config.purgeRequires === "confirmed") {
+    for (const { region } of config.regions) {
+      const names = regionNames(config, region);
+      acks[region] = {
+        queue: {
+          name: names.ackQueue,
+          fifo: false,
+          attributes: {
+            MessageRetentionPeriod: String(config.queue.messageRetentionSeconds),
+            VisibilityTimeout: String(ACK_FUNCTION_TIMEOUT_SECONDS * 6),
+            MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+            ReceiveMessageWaitTimeSeconds: "20",
+            SqsManagedSseEnabled: "true",
+          },
+          redrive: {
+            deadLetterQueueName: names.ackDlq,
+            maxReceiveCount: config.queue.maxReceiveCount,
+          },
+        },
+        dlq: {
+          name: names.ackDlq,
+          fifo: false,
+          attributes: {
+            MessageRetentionPeriod: String(config.queue.dlqRetentionSeconds),
+            MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+            SqsManagedSseEnabled: "true",
+          },
+        },
+      };
+    }
+  }
   const names = aggregatorNames(config);
   const fifo = fifoAttributes(config);
   return {
     regions,
+    acks,
     aggregator: {
       queue: {
         name: names.queue,

@@ -132,6 +132,26 @@ export const DATABASE_SETTING_FIELDS = {
    * column }` purges a child row (address, item) with its parent row, children first.
    * @default - [{ name: order_data }]
    */
+  /**
+   * What a row needs before the purge may remove it: `confirmed` — the DC acknowledged its latest
+   * change (the database keeps it until then and resends what was not confirmed); `handedOff` —
+   * its latest change was handed to `lambda_async` (the first release's behaviour). @default - "confirmed"
+   */
+  purgeRequires: z
+    .enum(["confirmed", "handedOff"])
+    .default("confirmed")
+    .describe('"confirmed" or "handedOff"'),
+  /**
+   * A change handed off but not confirmed by the DC within this many minutes is dispatched again
+   * (the DC's version check makes a second delivery harmless). @default - 30
+   */
+  resendAfterMinutes: z
+    .number()
+    .int("must be a whole number of minutes")
+    .min(1, "must be at least 1 minute")
+    .max(1440, "must be at most 1440 minutes (one day)")
+    .default(30)
+    .describe("a whole number of minutes 1..1440, e.g. 30"),
   tables: relayTablesSchema
     .default(() => [{ name: "order_data", excludeColumns: [] }])
     .describe('a list of tables, e.g. [{"name": "order_data"}]'),
@@ -161,6 +181,8 @@ export const databaseSettingsSchema = z.strictObject({
 });
 
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;
+/** What a caller may pass: fields with a default may be left out. */
+export type DatabaseSettingsInput = z.input<typeof databaseSettingsSchema>;
 
 const FIELDS = Object.keys(databaseSettingsSchema.shape) as (keyof DatabaseSettings)[];
 

@@ -11,6 +11,12 @@ export const LAMBDA_ENV = {
   aggregatorRegion: "AGGREGATOR_REGION",
   /** forwarder: "true" when the aggregator is FIFO (MessageGroupId + MessageDeduplicationId). */
   aggregatorFifo: "AGGREGATOR_FIFO",
+  /** ack: `host:port` of the region's cluster (writer endpoint). */
+  ackDbEndpoint: "ACK_DB_ENDPOINT",
+  /** ack: the storefront database holding the outbox. */
+  ackDbName: "ACK_DB_NAME",
+  /** ack: the MySQL user it connects as with IAM database authentication (no password). */
+  ackDbUser: "ACK_DB_USER",
 } as const;
 
 /** Powertools' own variables, set by the program on every function. */

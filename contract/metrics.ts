@@ -10,6 +10,7 @@ export const SERVICE = {
   notify: "order-relay-notify",
   forwarder: "order-relay-forwarder",
   dcConsumer: "order-relay-dc-consumer",
+  ack: "order-relay-ack",
 } as const;
 
 export type ServiceName = (typeof SERVICE)[keyof typeof SERVICE];
@@ -30,6 +31,12 @@ export const METRIC = {
   purgeFailures: "PurgeFailures",
   /** notify, from the heartbeat: listed tables whose backfill is not verified complete. */
   backfillIncomplete: "BackfillIncomplete",
+  /** ack: outbox rows marked confirmed. */
+  confirmed: "Confirmed",
+  /** ack: now − committedAt of the newest id in an ack message. */
+  confirmationLag: "ConfirmationLag",
+  /** notify, from the heartbeat: changes past the retention that the DC has not confirmed. */
+  unconfirmedOverdue: "UnconfirmedOverdue",
 } as const;
 
 /** The dimensions a handler's metric carries, as alarms must name them. */

@@ -5,7 +5,7 @@
 import { buildSync } from "esbuild";
 import * as path from "path";
 
-export const HANDLERS = ["notify", "forwarder"] as const;
+export const HANDLERS = ["notify", "forwarder", "ack"] as const;
 export type HandlerName = (typeof HANDLERS)[number];
 
 const cache = new Map<HandlerName, string>();

@@ -45,6 +45,7 @@ import {
   checkDatabaseSettings,
   DatabaseSettingsError,
   type DatabaseSettings,
+  type DatabaseSettingsInput,
 } from "../contract/databaseSettings";
 import { captureTriggerBody, syncCaptureTrigger } from "./capture";
 
@@ -55,7 +56,7 @@ export interface MigrateOptions {
   /** mysql://user:pass@host:port/database (the database is created when missing and allowed). */
   url: string;
   /** Everything the routines read from relay_settings; validated, then written as a whole. */
-  settings: DatabaseSettings;
+  settings: DatabaseSettingsInput;
   /** Also apply sql/local/ (the lambda_async stand-in). Never in AWS. @default false */
   localLambda?: boolean;
   /**
