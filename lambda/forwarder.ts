@@ -2,13 +2,17 @@
  * forwarder: SQS event source on the regional queue → aggregator queue (AGGREGATOR_QUEUE_URL in
  * AGGREGATOR_REGION; FIFO when AGGREGATOR_FIFO=true).
  *
- * The event's records are validated, then forwarded with SendMessageBatch in groups of 10 (per-
- * entry retry with backoff for server faults and throttling). Powertools' BatchProcessor then
+ * The event's records are validated one by one (envelope v2 messages: UPSERT, DELETE, SCHEMA),
+ * then forwarded with SendMessageBatch in groups of up to 10 entries and 1 MiB (per-entry retry
+ * with backoff for server faults and throttling). On a FIFO aggregator each message gets its
+ * per-change dedup id (`region:outboxId`) and its per-row group (`region:table:key`), see
+ * lib/relay.ts. Powertools' BatchProcessor then
  * turns the per-message outcome into `batchItemFailures`, naming exactly the messages that were
  * not forwarded (invalid bodies included: they go to the regional DLQ after maxReceiveCount).
  *
  * Metrics: RelayLag (ms, now − occurredAt, per forwarded message), Forwarded, ForwardFailed.
- * Logs carry message ids, counts, timings and error codes only — never row contents.
+ * Logs carry message ids, outbox ids, counts, timings and error codes only — never row or key
+ * contents.
  */
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";

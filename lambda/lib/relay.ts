@@ -10,29 +10,37 @@ import { DEDUP_KEY_ATTRIBUTE, type RelayMessage } from "../../contract/envelope"
 const FIFO_ID_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
 /**
- * The FIFO id for a dedup key: the key itself when SQS accepts it (readable in the console:
- * `ap-northeast-1:order_data:42`), otherwise `sha256:<hex>` (71 chars). A region is short ASCII
- * and rowId is a number, so only an unusual table name (non-ASCII, spaces, 64 chars long) ever
- * takes the hashed form. The mapping is a pure function of the key, so every duplicate of a row —
- * from any hop, any retry — gets the same id and SQS drops it within the 5-minute window.
+ * A FIFO id (MessageDeduplicationId or MessageGroupId) for a key: the key itself when SQS accepts
+ * it (readable in the console: `ap-northeast-1:1042`), otherwise `sha256:<hex>` (71 chars). A
+ * row key holds the row's primary key as JSON (`ap-northeast-1:order_data:[["id",42]]`), so a
+ * long, non-ASCII or space-containing key (or table name) takes the hashed form. The mapping is a
+ * pure function of the key, so every duplicate — from any hop, any retry — gets the same id.
  */
-export function fifoSafeId(dedupKey: string): string {
-  if (FIFO_ID_PATTERN.test(dedupKey)) return dedupKey;
-  return `sha256:${createHash("sha256").update(dedupKey, "utf8").digest("hex")}`;
+export function fifoSafeId(key: string): string {
+  if (FIFO_ID_PATTERN.test(key)) return key;
+  return `sha256:${createHash("sha256").update(key, "utf8").digest("hex")}`;
 }
 
 /**
- * MessageGroupId: one group per row (= the FIFO-safe dedup key), i.e. finer than per region.
- * Why: every message is an independent INSERT of a different row and the DC upserts by key, so
- * nothing depends on cross-row order. A FIFO queue hands out no further message of a group while
- * one is in flight, so a per-region group would (a) let one poison message block its whole region
- * for maxReceiveCount × visibility timeout before it reaches the DLQ, and (b) cap each region at
- * one in-flight batch, i.e. one DC consumer, and — in high-throughput mode, where limits are per
- * group — at one group's throughput. The group is a function of the dedup key, so deduplication
- * also holds with `DeduplicationScope: messageGroup`.
+ * MessageDeduplicationId: one per change (`<region>:<outboxId>`). Per change, not per row: an
+ * UPDATE captured within 5 minutes of its INSERT is a different change and must pass SQS's
+ * deduplication window, while a retried delivery of the same change is dropped.
+ */
+export function fifoDedupId(message: RelayMessage): string {
+  return fifoSafeId(message.dedupKey);
+}
+
+/**
+ * MessageGroupId: one group per row (`<region>:<table>:<canonical key>`; a table's SCHEMA
+ * records have a group of their own). FIFO keeps a group's messages in order and hands out none
+ * of a group while one is in flight, so a row's changes reach the DC in outbox order, while
+ * different rows flow in parallel: one poison message blocks only its own row, and several DC
+ * consumers (and receive loops) share the queue. The DC still applies changes by outboxId, so
+ * order is a help, not a requirement. With `DeduplicationScope: messageGroup`, deduplication is
+ * per row: the dedup id is unique per change, so that scope drops exactly the same duplicates.
  */
 export function fifoGroupId(message: RelayMessage): string {
-  return fifoSafeId(message.dedupKey);
+  return fifoSafeId(message.rowKey);
 }
 
 export function dedupAttributes(dedupKey: string): Record<string, MessageAttributeValue> {
@@ -49,7 +57,7 @@ export function relayEntry(
     MessageAttributes: dedupAttributes(message.dedupKey),
     ...(options.fifo
       ? {
-          MessageDeduplicationId: fifoSafeId(message.dedupKey),
+          MessageDeduplicationId: fifoDedupId(message),
           MessageGroupId: fifoGroupId(message),
         }
       : {}),

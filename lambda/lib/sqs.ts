@@ -11,9 +11,55 @@ import {
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
 } from "@aws-sdk/client-sqs";
+import { SQS_MESSAGE_LIMIT_BYTES } from "../../contract/envelope";
 
 /** SQS's limit on entries per batch call (SendMessageBatch, DeleteMessageBatch, …). */
 export const SQS_BATCH_LIMIT = 10;
+
+/**
+ * SQS counts a message's size as its body plus every attribute's name, data type and value, and
+ * limits one message and the sum of one SendMessageBatch call to the same 1 MiB
+ * (`SQS_MESSAGE_LIMIT_BYTES`, the queues' MaximumMessageSize).
+ */
+export function entryBytes(entry: Omit<SendMessageBatchRequestEntry, "Id">): number {
+  let bytes = Buffer.byteLength(entry.MessageBody ?? "", "utf8");
+  for (const [name, value] of Object.entries(entry.MessageAttributes ?? {})) {
+    bytes += Buffer.byteLength(name, "utf8") + Buffer.byteLength(value.DataType ?? "", "utf8");
+    if (value.StringValue !== undefined) bytes += Buffer.byteLength(value.StringValue, "utf8");
+    if (value.BinaryValue !== undefined) bytes += value.BinaryValue.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * Groups items into SendMessageBatch calls: at most 10 entries and at most `limitBytes` in total
+ * per call, in order. Ten records near MAX_RECORD_BYTES (≈ 255 KiB) would exceed 1 MiB together,
+ * so such a batch is split instead of failing as a whole (BatchRequestTooLong).
+ */
+export function batchGroups<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  limitBytes = SQS_MESSAGE_LIMIT_BYTES,
+): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = 0;
+  for (const item of items) {
+    const bytes = sizeOf(item);
+    if (
+      current.length > 0 &&
+      (current.length >= SQS_BATCH_LIMIT || currentBytes + bytes > limitBytes)
+    ) {
+      groups.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(item);
+    currentBytes += bytes;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
 
 /** An SQS client for `region` (default: the SDK's own resolution, i.e. AWS_REGION). */
 export function createSqsClient(region?: string): SQSClient {
@@ -109,7 +155,9 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
- * Sends `items` with SendMessageBatch, 10 per call. Entries that fail with a server-side fault
+ * Sends `items` with SendMessageBatch, up to 10 (and up to 1 MiB) per call. An entry larger than
+ * an SQS message can be fails at once (`MessageTooLarge`, sender fault) without holding up the
+ * others. Entries that fail with a server-side fault
  * (SenderFault=false) and whole calls that fail with throttling/5xx/network errors are retried
  * with exponential backoff (full jitter); sender faults are final at once. The SDK's own retries
  * still run inside each call. Never throws: every key ends up in `sent` or `failed`.
@@ -126,9 +174,25 @@ export async function sendMessageBatchWithRetry<K>(
   const failed: { key: K; failure: BatchEntryFailure }[] = [];
   let calls = 0;
 
-  for (const group of chunk(items, SQS_BATCH_LIMIT)) {
+  const sized: { item: BatchItem<K>; bytes: number }[] = [];
+  for (const item of items) {
+    const bytes = entryBytes(item.entry);
+    if (bytes > SQS_MESSAGE_LIMIT_BYTES) {
+      failed.push({
+        key: item.key,
+        failure: {
+          code: "MessageTooLarge",
+          message: `message is ${bytes} bytes; SQS accepts at most ${SQS_MESSAGE_LIMIT_BYTES}`,
+          senderFault: true,
+          attempts: 0,
+        },
+      });
+    } else sized.push({ item, bytes });
+  }
+
+  for (const group of batchGroups(sized, (s) => s.bytes)) {
     // Entry ids are positions in this group: unique, valid ([0-9]), and map back to the key.
-    let pending = group.map((item, index) => ({ item, id: String(index) }));
+    let pending = group.map(({ item }, index) => ({ item, id: String(index) }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       const last = attempt >= maxAttempts;
       const retry: typeof pending = [];

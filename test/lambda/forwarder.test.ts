@@ -4,6 +4,7 @@ import { toRelayMessage } from "../../contract/envelope";
 import { createForwarderHandler, FORWARDER_SERVICE } from "../../lambda/forwarder";
 import { createLogger, createMetrics } from "../../lambda/lib/observability";
 import { fifoSafeId, relayEntry } from "../../lambda/lib/relay";
+import { MAX_RECORD_BYTES, type RelayRecord } from "../../contract/envelope";
 import type { RelayConfig } from "../../config/schema";
 import {
   pollEventSourceOnce,
@@ -18,6 +19,7 @@ import {
   drain,
   emfMetrics,
   freshConfig,
+  idOf,
   makeRecord,
   queueDepth,
   type Captured,
@@ -104,7 +106,7 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
       action === "SendMessageBatch" && queueName === queues.aggregator.queue.name
         ? {
             kind: "failEntries",
-            match: (e) => [2, 7].includes(JSON.parse(String(e.MessageBody)).rowId),
+            match: (e) => [2, 7].includes(idOf(String(e.MessageBody))),
             code: "InvalidParameterValue",
             senderFault: true,
           }
@@ -126,9 +128,7 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
     const expectFailed = received
       .filter((m) => {
         try {
-          return (
-            [2, 7].includes(JSON.parse(m.Body!).rowId) || JSON.parse(m.Body!).rowId === undefined
-          );
+          return [2, 7].includes(idOf(m.Body!)) || Number.isNaN(idOf(m.Body!));
         } catch {
           return true;
         }
@@ -144,13 +144,15 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
     assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier).sort(), expectFailed);
     assert.equal(expectFailed.length, 4);
     const forwarded = await drain(client, queues.aggregator.queue.url, 6);
-    assert.deepEqual(forwarded.map((m) => JSON.parse(m.Body!).rowId).sort(), [1, 3, 4, 5, 6, 8]);
+    assert.deepEqual(forwarded.map((m) => idOf(m.Body!)).sort(), [1, 3, 4, 5, 6, 8]);
     for (const m of forwarded) {
       const original = received.find((r) => r.Body === m.Body);
       assert.ok(original, "body forwarded byte-identical");
-      const key = JSON.parse(m.Body!).dedupKey as string;
-      assert.equal(m.Attributes?.MessageDeduplicationId, key);
-      assert.equal(m.Attributes?.MessageGroupId, key);
+      const body = JSON.parse(m.Body!);
+      const key = body.dedupKey as string;
+      assert.equal(key, `${REGION}:${body.outboxId}`);
+      assert.equal(m.Attributes?.MessageDeduplicationId, key, "dedup id per change");
+      assert.equal(m.Attributes?.MessageGroupId, body.rowKey, "group per row");
       assert.equal(m.MessageAttributes?.dedupKey?.StringValue, key);
     }
     const byName = (n: string) => metrics.filter((m) => m.name === n);
@@ -185,7 +187,63 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
     while ((await queueDepth(client, regional.queue.url)).visible > 0 && polls++ < 5) await poll();
     captured.restore();
     const stored = await drain(client, queues.aggregator.queue.url, 5, 1500);
-    assert.deepEqual(stored.map((m) => JSON.parse(m.Body!).rowId).sort(), [1, 2, 3]);
+    assert.deepEqual(stored.map((m) => idOf(m.Body!)).sort(), [1, 2, 3]);
+  });
+
+  it("FIFO aggregator: an UPDATE right after its INSERT passes dedup; both keep one group, in order", async () => {
+    const { client, queues, regional, poll } = await setup();
+    const insert = makeRecord(5);
+    const update: RelayRecord = { ...insert, outboxId: insert.outboxId + 100 } as RelayRecord;
+    const entries = [insert, update, insert].map((r) =>
+      relayEntry(toRelayMessage(REGION, r), { fifo: false }),
+    );
+    await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: regional.queue.url,
+        Entries: entries.map((e, k) => ({ ...e, Id: String(k) })),
+      }),
+    );
+    captured = captureOutput();
+    let polls = 0;
+    while ((await queueDepth(client, regional.queue.url)).visible > 0 && polls++ < 5) await poll();
+    captured.restore();
+    const stored = await drain(client, queues.aggregator.queue.url, 3, 1500);
+    assert.deepEqual(
+      stored.map((m) => JSON.parse(m.Body!).outboxId),
+      [insert.outboxId, update.outboxId],
+      "the insert's duplicate is dropped, the update is not",
+    );
+    assert.equal(new Set(stored.map((m) => m.Attributes?.MessageGroupId)).size, 1);
+  });
+
+  it("forwards records up to MAX_RECORD_BYTES: a batch of large messages is split by size", async () => {
+    const { client, queues, regional, poll } = await setup();
+    const big = (i: number): RelayRecord => {
+      const record = makeRecord(i) as RelayRecord & { row: Record<string, unknown> };
+      const base = Buffer.byteLength(JSON.stringify(record), "utf8");
+      return {
+        ...record,
+        row: { ...record.row, blob: "z".repeat(MAX_RECORD_BYTES - base - 20) },
+      } as RelayRecord;
+    };
+    for (const i of [1, 2, 3, 4, 5]) {
+      await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: regional.queue.url,
+          Entries: [{ ...relayEntry(toRelayMessage(REGION, big(i)), { fifo: false }), Id: "0" }],
+        }),
+      );
+    }
+    captured = captureOutput();
+    sqs.resetCalls();
+    const r = await poll();
+    captured.restore();
+    assert.equal(r.received, 5);
+    assert.deepEqual(r.failed, []);
+    const calls = sqs.callsByQueue()[queues.aggregator.queue.name]?.SendMessageBatch ?? 0;
+    assert.ok(calls >= 2, `5 × ~255 KiB need two 1 MiB batch calls, made ${calls}`);
+    const stored = await drain(client, queues.aggregator.queue.url, 5);
+    assert.deepEqual(stored.map((m) => idOf(m.Body!)).sort(), [1, 2, 3, 4, 5]);
   });
 
   it("aggregator unreachable: messages stay on the regional queue and arrive after recovery", async () => {
@@ -221,7 +279,7 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
     assert.equal(received, 5);
     assert.deepEqual(await queueDepth(client, regional.queue.url), { visible: 0, inFlight: 0 });
     const stored = await drain(client, queues.aggregator.queue.url, 5);
-    assert.deepEqual(stored.map((m) => JSON.parse(m.Body!).rowId).sort(), [1, 2, 3, 4, 5]);
+    assert.deepEqual(stored.map((m) => idOf(m.Body!)).sort(), [1, 2, 3, 4, 5]);
     assert.match(text, /"failed":5/);
     assertNoRowContents(text);
   });
@@ -263,11 +321,17 @@ describe("forwarder handler (Powertools batch, local-aws-sqs)", function () {
 
 describe("FIFO ids", () => {
   it("keeps a valid dedup key readable and hashes anything SQS would reject", () => {
-    assert.equal(fifoSafeId("ap-northeast-1:order_data:42"), "ap-northeast-1:order_data:42");
+    assert.equal(fifoSafeId("ap-northeast-1:1042"), "ap-northeast-1:1042");
+    assert.equal(
+      fifoSafeId('ap-northeast-1:order_data:[["id",42]]'),
+      'ap-northeast-1:order_data:[["id",42]]',
+    );
     for (const key of [
       `eu-west-1:${"t".repeat(64)}:${"9".repeat(20)}:${"x".repeat(40)}`,
       "us-east-1:注文:1",
       "us-east-1:with space:1",
+      'us-east-1:orders:[["id","山田"]]',
+      `us-east-1:orders:[["uuid","${"0".repeat(120)}"]]`,
     ]) {
       const id = fifoSafeId(key);
       assert.match(id, /^sha256:[0-9a-f]{64}$/);

@@ -1,7 +1,19 @@
 import { strict as assert } from "assert";
-import { DEDUP_KEY_ATTRIBUTE, InvalidEnvelopeError, toRelayMessage } from "../../contract/envelope";
+import {
+  DEDUP_KEY_ATTRIBUTE,
+  InvalidEnvelopeError,
+  MAX_RECORD_BYTES,
+  toRelayMessage,
+  type RelayRecord,
+} from "../../contract/envelope";
+import { METRIC } from "../../contract/metrics";
 import { createLogger, createMetrics } from "../../lambda/lib/observability";
-import { createNotifyHandler, NOTIFY_SERVICE, NotifyDeliveryError } from "../../lambda/notify";
+import {
+  createNotifyHandler,
+  InvalidRecordsError,
+  NOTIFY_SERVICE,
+  NotifyDeliveryError,
+} from "../../lambda/notify";
 import { startLocalSqs, type LocalSqs } from "../../emulators/sqs";
 import {
   assertNoRowContents,
@@ -10,7 +22,9 @@ import {
   drain,
   emfMetrics,
   freshConfig,
+  idOf,
   makeEnvelope,
+  makeRecord,
   queueDepth,
   type Captured,
 } from "./support";
@@ -75,6 +89,40 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assert.deepEqual(value("OutboxOldestPendingSeconds")?.values, [42]);
     assert.deepEqual(value("OutboxOverdue")?.values, [1]);
     assert.equal(value("Heartbeat")?.dims.region, REGION);
+    // A database migrated before the wave-2 fields reports without them: read as 0.
+    assert.deepEqual(value(METRIC.outboxQuarantined)?.values, [0]);
+    assert.deepEqual(value(METRIC.purgeFailures)?.values, [0]);
+    assert.deepEqual(value(METRIC.backfillIncomplete)?.values, [0]);
+  });
+
+  it("turns the heartbeat's quarantine, purge-failure and backfill fields into their metrics", async () => {
+    const { handler } = await setup();
+    captured = captureOutput();
+    await handler({
+      region: REGION,
+      heartbeat: {
+        at: "2026-11-23T01:02:03.456Z",
+        pending: 0,
+        oldestPendingSeconds: 0,
+        overdue: 0,
+        consecutiveFailures: 0,
+        quarantined: 2,
+        purgeFailures: 4,
+        backfillIncomplete: 1,
+      },
+    });
+    const metrics = emfMetrics(captured);
+    captured.restore();
+    const value = (name: string) => metrics.find((m) => m.name === name);
+    assert.equal(METRIC.outboxQuarantined, "OutboxQuarantined");
+    assert.deepEqual(value(METRIC.outboxQuarantined)?.values, [2]);
+    assert.deepEqual(value(METRIC.purgeFailures)?.values, [4]);
+    assert.deepEqual(value(METRIC.backfillIncomplete)?.values, [1]);
+    assert.equal(value(METRIC.purgeFailures)?.unit, "Count");
+    assert.deepEqual(value(METRIC.backfillIncomplete)?.dims, {
+      service: NOTIFY_SERVICE,
+      region: REGION,
+    });
   });
 
   it("rejects a malformed heartbeat loudly", async () => {
@@ -103,16 +151,19 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assert.equal(sqs.calls().SendMessageBatch, 3, "23 records = 3 batch calls");
     const messages = await drain(client, queueUrl, 23);
     assert.equal(messages.length, 23);
-    const expected = new Map(
-      envelope.records.map((r) => [r.rowId, JSON.stringify(toRelayMessage(REGION, r))]),
-    );
+    const expected = new Map(envelope.records.map((r) => [r.outboxId, toRelayMessage(REGION, r)]));
     for (const m of messages) {
-      const body = JSON.parse(m.Body!);
-      assert.equal(m.Body, expected.get(body.rowId), "body is byte-identical to the contract");
+      const body = JSON.parse(m.Body!) as { outboxId: number; key: { id: number }; rowKey: string };
+      assert.deepEqual(
+        JSON.parse(m.Body!),
+        expected.get(body.outboxId),
+        "body is the contract's message",
+      );
       assert.equal(
         m.MessageAttributes?.[DEDUP_KEY_ATTRIBUTE]?.StringValue,
-        `${REGION}:order_data:${body.rowId}`,
+        `${REGION}:${body.outboxId}`,
       );
+      assert.equal(body.rowKey, `${REGION}:order_data:[["id",${body.key.id}]]`);
     }
     const enqueued = metrics.find((m) => m.name === "Enqueued");
     assert.ok(enqueued, "Enqueued metric emitted");
@@ -123,24 +174,137 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assertNoRowContents(text);
   });
 
-  it("fails loudly on a malformed envelope: clear log line without row contents, then throws", async () => {
-    const { queueUrl, client, handler } = await setup();
-    const bad = makeEnvelope(REGION, 1, 2) as unknown as { records: Record<string, unknown>[] };
-    delete bad.records[1].rowId; // missing field
-    bad.records[0].op = "DELETE"; // wrong literal
+  it("enqueues UPSERT, DELETE and SCHEMA records of any key shape, each with its per-change dedup key", async () => {
+    const { client, queueUrl, handler } = await setup();
+    const at = "2026-11-23T01:02:03.456789Z";
+    const records: RelayRecord[] = [
+      {
+        outboxId: 1,
+        table: "orders",
+        op: "SCHEMA",
+        occurredAt: at,
+        schema: {
+          columns: [
+            { name: "id", type: "char(36)", nullable: false },
+            { name: "id_shop", type: "int(10) unsigned", nullable: false },
+            { name: "flags", type: "bit(3)", nullable: true },
+          ],
+          primaryKey: ["id", "id_shop"],
+        },
+      },
+      {
+        outboxId: 2,
+        table: "orders",
+        op: "UPSERT",
+        key: { id: "0e1f…", id_shop: 1 },
+        occurredAt: at,
+        row: { id: "0e1f…", id_shop: 1, flags: { $base64: "BQ==" } },
+      },
+      // The same row updated right after its insert: a new change, a new dedup key.
+      {
+        outboxId: 3,
+        table: "orders",
+        op: "UPSERT",
+        key: { id: "0e1f…", id_shop: 1 },
+        occurredAt: at,
+        row: { id: "0e1f…", id_shop: 1, flags: null },
+      },
+      {
+        outboxId: 4,
+        table: "orders",
+        op: "DELETE",
+        key: { id: "0e1f…", id_shop: 1 },
+        occurredAt: at,
+      },
+    ];
     captured = captureOutput();
-    await assert.rejects(handler(bad), (error: unknown) => {
-      assert.ok(error instanceof InvalidEnvelopeError);
-      assert.match(error.message, /records\.1\.rowId/);
-      assert.match(error.message, /records\.0\.op/);
+    const result = await handler({ region: REGION, records });
+    captured.restore();
+    assert.equal(result.enqueued, 4);
+    const bodies = (await drain(client, queueUrl, 4)).map((m) => JSON.parse(m.Body!));
+    assert.deepEqual(
+      bodies.map((b) => b.dedupKey).sort(),
+      [1, 2, 3, 4].map((n) => `${REGION}:${n}`),
+    );
+    const rowKeys = new Set(bodies.filter((b) => b.op !== "SCHEMA").map((b) => b.rowKey));
+    assert.equal(rowKeys.size, 1, "one row, one group key");
+    assert.equal(bodies.find((b) => b.op === "SCHEMA").rowKey, `${REGION}:orders:$schema`);
+  });
+
+  it("one invalid record (a BIT column that made row null) never holds back the valid ones", async () => {
+    const { client, queueUrl, handler } = await setup();
+    const envelope = makeEnvelope(REGION, 1, 5) as unknown as {
+      records: Record<string, unknown>[];
+    };
+    envelope.records[2].row = null; // the BIT defect of issue 12
+    delete envelope.records[4].key; // missing field
+    captured = captureOutput();
+    await assert.rejects(handler(envelope), (error: unknown) => {
+      assert.ok(error instanceof InvalidRecordsError, String(error));
+      assert.deepEqual(
+        error.invalid.map((r) => [r.index, r.outboxId]),
+        [
+          [2, 1003],
+          [4, 1005],
+        ],
+      );
+      assert.equal(error.enqueued, 3);
+      assert.match(error.message, /records\.2 outboxId 1003: row: invalid_type/);
       return true;
     });
+    const text = captured.text();
+    captured.restore();
+    const enqueued = await drain(client, queueUrl, 3);
+    assert.deepEqual(
+      enqueued.map((m) => idOf(m.Body!)).sort(),
+      [1, 2, 4],
+      "the valid records were enqueued",
+    );
+    assert.match(text, /invalid records in the relay envelope; enqueueing the valid ones/);
+    assertNoRowContents(text);
+  });
+
+  it("records up to MAX_RECORD_BYTES fit: a batch of large records is split by size, never rejected as a whole", async () => {
+    const { client, queueUrl, handler } = await setup();
+    const big = (i: number): RelayRecord => {
+      const record = makeRecord(i) as RelayRecord & { row: Record<string, unknown> };
+      const base = Buffer.byteLength(JSON.stringify(record), "utf8");
+      return {
+        ...record,
+        row: { ...record.row, blob: "y".repeat(MAX_RECORD_BYTES - base - 20) },
+      } as RelayRecord;
+    };
+    const records = [1, 2, 3, 4, 5, 6].map(big);
+    for (const r of records) assert.ok(Buffer.byteLength(JSON.stringify(r)) <= MAX_RECORD_BYTES);
+    sqs.resetCalls();
+    captured = captureOutput();
+    const result = await handler({ region: REGION, records });
+    captured.restore();
+    assert.equal(result.enqueued, 6);
+    // 6 × ~255 KiB: four per 1 MiB batch call at most.
+    assert.ok((sqs.calls().SendMessageBatch ?? 0) >= 2, `calls: ${JSON.stringify(sqs.calls())}`);
+    const messages = await drain(client, queueUrl, 6);
+    assert.deepEqual(messages.map((m) => idOf(m.Body!)).sort(), [1, 2, 3, 4, 5, 6]);
+  });
+
+  it("fails loudly on a malformed envelope: clear log line without row contents, then throws", async () => {
+    const { queueUrl, client, handler } = await setup();
+    captured = captureOutput();
+    await assert.rejects(
+      handler({ records: makeEnvelope(REGION, 1, 2).records }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidEnvelopeError);
+        assert.match(error.message, /region: invalid_type/);
+        return true;
+      },
+    );
+    await assert.rejects(handler({ region: REGION, records: [] }), /records: too_small/);
     await assert.rejects(handler("{not json"), InvalidEnvelopeError);
     await assert.rejects(handler(undefined), InvalidEnvelopeError);
     const text = captured.text();
     captured.restore();
     const lines = text.split("\n").filter((l) => l.includes("rejected malformed relay envelope"));
-    assert.equal(lines.length, 3, "one clear log line per rejected invocation");
+    assert.equal(lines.length, 4, "one clear log line per rejected invocation");
     assert.match(lines[0], /"level":"ERROR"/);
     assertNoRowContents(text);
     assert.deepEqual(
@@ -164,7 +328,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
         kind: "failEntries",
         // Server-side fault for rows 3 and 17 on their first attempt only.
         match: (entry) => {
-          const rowId = JSON.parse(String(entry.MessageBody)).rowId as number;
+          const rowId = idOf(String(entry.MessageBody));
           const key = String(rowId);
           if ((rowId === 3 || rowId === 17) && !failedOnce.has(key)) {
             failedOnce.add(key);
@@ -183,7 +347,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assert.equal(failedOnce.size, 2);
     const messages = await drain(client, queueUrl, 20);
     assert.deepEqual(
-      messages.map((m) => JSON.parse(m.Body!).rowId as number).sort((a, b) => a - b),
+      messages.map((m) => idOf(m.Body!)).sort((a, b) => a - b),
       Array.from({ length: 20 }, (_, i) => i + 1),
       "each record exactly once",
     );
@@ -195,7 +359,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
       action === "SendMessageBatch"
         ? {
             kind: "failEntries",
-            match: (entry) => [2, 5].includes(JSON.parse(String(entry.MessageBody)).rowId),
+            match: (entry) => [2, 5].includes(idOf(String(entry.MessageBody))),
             code: "InternalError",
             senderFault: false,
           }

@@ -84,15 +84,22 @@ export function hostileRow(i: number): Record<string, unknown> {
   };
 }
 
+/** An UPSERT of row `i` (key `{ id: i }`, outboxId 1000 + i) with hostile values. */
 export function makeRecord(i: number, table = "order_data"): RelayRecord {
   return {
     outboxId: 1000 + i,
     table,
-    op: "INSERT",
-    rowId: i,
+    op: "UPSERT",
+    key: { id: i },
     occurredAt: new Date(Date.now() - 1500).toISOString(),
     row: hostileRow(i),
   };
+}
+
+/** The row id (`key.id`) of a relay message body or record. */
+export function idOf(bodyOrRecord: string | { key?: Record<string, unknown> }): number {
+  const value = typeof bodyOrRecord === "string" ? JSON.parse(bodyOrRecord) : bodyOrRecord;
+  return Number(value.key?.id);
 }
 
 export function makeEnvelope(region: string, from: number, count: number): RelayEnvelope {

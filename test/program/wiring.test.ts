@@ -111,26 +111,46 @@ describe("deployed wiring runs the real handler bundles (prod stack, local SQS)"
     it(`${region}: notify → the queue its env names → forwarder → the aggregator its env names`, async () => {
       const envelope: RelayEnvelope = {
         region,
-        records: [1, 2, 3].map((n) => ({
-          outboxId: n,
-          table: "order_data",
-          op: "INSERT" as const,
-          rowId: 100 + n,
-          occurredAt: "2026-11-23T01:02:03.456Z",
-          row: { id: 100 + n, item: `it's "item" ${n} \\ 日本 🍣` },
-        })),
+        records: [
+          {
+            outboxId: 1,
+            table: "order_data",
+            op: "SCHEMA" as const,
+            occurredAt: "2026-11-23T01:02:03.456Z",
+            schema: {
+              columns: [
+                { name: "id", type: "bigint(20) unsigned", nullable: false },
+                { name: "item", type: "varchar(255)", nullable: true },
+              ],
+              primaryKey: ["id"],
+            },
+          },
+          ...[2, 3].map((n) => ({
+            outboxId: n,
+            table: "order_data",
+            op: "UPSERT" as const,
+            key: { id: 100 + n },
+            occurredAt: "2026-11-23T01:02:03.456Z",
+            row: { id: 100 + n, item: `it's "item" ${n} \\ 日本 🍣` },
+          })),
+          {
+            outboxId: 4,
+            table: "order_data",
+            op: "DELETE" as const,
+            key: { id: 102 },
+            occurredAt: "2026-11-23T01:02:04.000Z",
+          },
+        ],
       };
       const notify = functionOf(region, "-notify");
       const result = (await invokeBundle(bundles.get("notify")!, lambdaEnv(notify), envelope)) as {
         enqueued: number;
       };
-      assert.strictEqual(result.enqueued, 3);
+      assert.strictEqual(result.enqueued, 4);
 
-      const regional = await receiveAll(queues.regions[region].queue.url, 3);
-      assert.deepStrictEqual(
-        regional.map((m) => JSON.parse(m.Body!).dedupKey).sort(),
-        [101, 102, 103].map((id) => `${region}:order_data:${id}`),
-      );
+      const regional = await receiveAll(queues.regions[region].queue.url, 4);
+      const dedupKeys = [1, 2, 3, 4].map((n) => `${region}:${n}`);
+      assert.deepStrictEqual(regional.map((m) => JSON.parse(m.Body!).dedupKey).sort(), dedupKeys);
 
       // The event source mapping delivers the regional queue's messages to the forwarder.
       const mapping = run.resources.find(
@@ -159,18 +179,22 @@ describe("deployed wiring runs the real handler bundles (prod stack, local SQS)"
       const response = await invokeBundle(bundles.get("forwarder")!, lambdaEnv(forwarder), event);
       assert.deepStrictEqual(response, { batchItemFailures: [] });
 
-      const aggregated = await receiveAll(queues.aggregator.queue.url, 3);
+      const aggregated = await receiveAll(queues.aggregator.queue.url, 4);
       assert.deepStrictEqual(
         aggregated.map((m) => JSON.parse(m.Body!).dedupKey).sort(),
-        [101, 102, 103].map((id) => `${region}:order_data:${id}`),
+        dedupKeys,
+        "the DELETE right after the row's UPSERT is a change of its own, not a duplicate",
       );
       for (const message of aggregated) {
-        assert.strictEqual(
-          JSON.parse(message.Body!).row.item,
-          envelope.records.find((r) => r.rowId === JSON.parse(message.Body!).rowId)!.row.item,
+        const body = JSON.parse(message.Body!);
+        const record = envelope.records.find((r) => r.outboxId === body.outboxId)!;
+        assert.deepStrictEqual(
+          { ...body, region: undefined, dedupKey: undefined, rowKey: undefined },
+          { ...record, region: undefined, dedupKey: undefined, rowKey: undefined },
+          "values intact through both hops",
         );
-        assert.ok(message.Attributes?.MessageDeduplicationId, "FIFO dedup id set");
-        assert.ok(message.Attributes?.MessageGroupId, "FIFO group id set");
+        assert.strictEqual(message.Attributes?.MessageDeduplicationId, body.dedupKey);
+        assert.strictEqual(message.Attributes?.MessageGroupId, body.rowKey, "FIFO group per row");
       }
     });
   }
