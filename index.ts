@@ -68,6 +68,8 @@ const observability = new RelayObservability(observabilityName, {
     maxResidenceHours: config.maxResidenceHours,
     retentionHours: config.retentionHours,
     purgeIntervalMinutes: config.purgeIntervalMinutes,
+    purgeRequires: config.purgeRequires,
+    resendAfterMinutes: config.resendAfterMinutes,
   },
   accountId,
   partition,
@@ -93,6 +95,9 @@ for (const settings of config.regions) {
         // Until wave 2 these alarms were children of the stack-wide component.
         movedFrom: { parent: observability, name: observabilityName },
       },
+      ack: queues.acks[region]
+        ? { ...queues.acks[region], dcConsumerRoleArn: aggregator.dcConsumerRole.arn }
+        : undefined,
       aggregator: {
         queueUrl: aggregator.queueUrl,
         queueArn: aggregator.queueArn,
@@ -107,6 +112,10 @@ for (const settings of config.regions) {
 }
 
 aggregator.admitForwarders(Object.values(relays).map((relay) => relay.forwarderRoleArn));
+const ackQueueArns = Object.values(relays).flatMap((relay) =>
+  relay.ack ? [relay.ack.queueArn] : [],
+);
+if (ackQueueArns.length > 0) aggregator.admitAckQueues(ackQueueArns);
 
 export const regions = Object.fromEntries(
   Object.entries(relays).map(([region, relay]) => [
@@ -117,6 +126,8 @@ export const regions = Object.fromEntries(
       deadLetterQueueUrl: relay.deadLetterQueueUrl,
       notifyFunctionName: relay.notifyFunctionName,
       forwarderFunctionName: relay.forwarderFunctionName,
+      /** Where the DC consumer acknowledges this region's committed changes. */
+      ackQueueUrl: relay.ack?.queueUrl,
     },
   ]),
 );

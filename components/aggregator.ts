@@ -31,9 +31,11 @@ export class Aggregator extends pulumi.ComponentResource {
   public readonly dcConsumerRole: aws.iam.Role;
   public readonly queueUrl: pulumi.Output<string>;
   public readonly queueArn: pulumi.Output<string>;
+  private readonly logicalName: string;
 
   constructor(name: string, args: AggregatorArgs, opts?: pulumi.ComponentResourceOptions) {
     super(COMPONENT_TYPE.aggregator, name, {}, opts);
+    this.logicalName = name;
     const childOpts = { parent: this };
 
     this.queue = new RelayQueue(
@@ -82,6 +84,29 @@ export class Aggregator extends pulumi.ComponentResource {
       queueArn: this.queueArn,
       dcConsumerRoleArn: this.dcConsumerRole.arn,
     });
+  }
+
+  /**
+   * Lets the DC consumer acknowledge committed changes to each region's ack queue (the queues'
+   * own policies admit only this role).
+   */
+  public admitAckQueues(ackQueueArns: pulumi.Input<string>[]): aws.iam.RolePolicy {
+    return new aws.iam.RolePolicy(
+      `${this.logicalName}-dc-consumer-acks`,
+      {
+        role: this.dcConsumerRole.name,
+        name: "send-acks",
+        policy: policyDocument([
+          {
+            Sid: "SendAcks",
+            Effect: "Allow",
+            Action: "sqs:SendMessage",
+            Resource: ackQueueArns,
+          },
+        ]),
+      },
+      { parent: this },
+    );
   }
 
   /**

@@ -20,6 +20,8 @@ export interface AuroraClusterArgs {
   readonly logRetentionDays: number;
   /** Master user name; its password is managed by Secrets Manager. @default - "relayadmin" */
   readonly masterUsername?: string;
+  /** Allow IAM database authentication (the ack path). @default - off */
+  readonly iamDatabaseAuthentication?: boolean;
 }
 
 /**
@@ -30,6 +32,8 @@ export class AuroraCluster extends pulumi.ComponentResource {
   public readonly cluster: aws.rds.Cluster;
   public readonly instances: Record<string, aws.rds.ClusterInstance>;
   public readonly endpoint: pulumi.Output<string>;
+  /** `cluster-…`: the id IAM database authentication names in `rds-db:connect` ARNs. */
+  public readonly resourceId: pulumi.Output<string>;
   public readonly port: pulumi.Output<number>;
   public readonly masterUsername: pulumi.Output<string>;
   /** ARN of the Secrets Manager secret holding the master password. */
@@ -101,6 +105,8 @@ export class AuroraCluster extends pulumi.ComponentResource {
           ? `${args.clusterIdentifier}-final`
           : undefined,
         copyTagsToSnapshot: true,
+        // The ack Lambda connects with an IAM token (no password exists for its MySQL user).
+        iamDatabaseAuthenticationEnabled: args.iamDatabaseAuthentication ? true : undefined,
         enabledCloudwatchLogsExports: [...AURORA_LOG_EXPORTS],
         serverlessv2ScalingConfiguration: settings.serverless
           ? {
@@ -144,6 +150,7 @@ export class AuroraCluster extends pulumi.ComponentResource {
     }
 
     this.endpoint = this.cluster.endpoint;
+    this.resourceId = this.cluster.clusterResourceId;
     this.port = this.cluster.port;
     this.masterUsername = this.cluster.masterUsername;
     this.masterUserSecretArn = this.cluster.masterUserSecrets.apply((secrets) => {

@@ -21,6 +21,12 @@ export interface RegionalAlarmsArgs {
    * @default - no aliases (a stack that never had the old layout)
    */
   readonly movedFrom?: { readonly parent: pulumi.Resource; readonly name: string };
+  /** The acknowledgement path's queue and function, when there is one. @default - none */
+  readonly ack?: {
+    readonly queueName: pulumi.Input<string>;
+    readonly deadLetterQueueName: pulumi.Input<string>;
+    readonly functionName: pulumi.Input<string>;
+  };
 }
 
 /**
@@ -158,6 +164,33 @@ export class RegionalAlarms extends pulumi.ComponentResource {
       METRIC.backfillIncomplete,
       `A backfill in the ${region} database is not verified complete: existing rows may not have reached the DC. See relay_status.`,
     );
+    if (args.ack) {
+      new QueueAlarms(
+        `${name}-ack-queue`,
+        {
+          alarmNamePrefix: `${prefix}-acks`,
+          queueName: args.ack.queueName,
+          deadLetterQueueName: args.ack.deadLetterQueueName,
+          oldestMessageAgeSeconds: args.thresholds.oldestMessageAgeSeconds,
+          alarmActions: actions,
+        },
+        { parent: this },
+      );
+      new FunctionAlarms(
+        `${name}-ack`,
+        {
+          alarmNamePrefix: `${prefix}-ack`,
+          functionName: args.ack.functionName,
+          alarmActions: actions,
+        },
+        { parent: this },
+      );
+      heartbeatAlarm(
+        "unconfirmed-overdue",
+        METRIC.unconfirmedOverdue,
+        `Changes in the ${region} database are past their retention but not confirmed by the DC: they stay in AWS (and are resent) until the DC acknowledges them. See relay_status and the DC consumer.`,
+      );
+    }
     this.registerOutputs({});
   }
 }

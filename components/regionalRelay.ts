@@ -14,6 +14,7 @@ import { RelayDatabase } from "./relayDatabase";
 import { RelayFunction } from "./relayFunction";
 import { RelayQueue } from "./relayQueue";
 import { RegionalAlarms, RegionalAlarmsArgs } from "./regionalAlarms";
+import { AckPath } from "./ackPath";
 
 /** The Powertools variables of a handler: its service name and the relay's metric namespace. */
 function powertoolsEnv(service: ServiceName): Record<string, string> {
@@ -53,9 +54,21 @@ export interface RegionalRelayArgs {
     readonly region: string;
     readonly fifo: boolean;
   };
+  /**
+   * The acknowledgement path (purgeRequires = confirmed): the ack queue specs and the DC
+   * consumer's role, the one principal that may acknowledge. @default - none (handedOff)
+   */
+  readonly ack?: {
+    readonly queue: QueueSpec;
+    readonly dlq: QueueSpec;
+    readonly dcConsumerRoleArn: pulumi.Input<string>;
+  };
   readonly accountId: pulumi.Input<string>;
   readonly partition: string;
 }
+
+/** The MySQL user the ack Lambda connects as (IAM database authentication, no password). */
+export const ACK_DB_USER = "relay_ack";
 
 /**
  * Everything one region runs: network, Aurora with the outbox relay, the notify Lambda that
@@ -75,6 +88,8 @@ export class RegionalRelay extends pulumi.ComponentResource {
   public readonly notify: RelayFunction;
   public readonly forwarder: RelayFunction;
   public readonly database: AuroraCluster;
+  /** The acknowledgement path, when purgeRequires is "confirmed". */
+  public readonly ack?: AckPath;
 
   constructor(name: string, args: RegionalRelayArgs, opts?: pulumi.ComponentResourceOptions) {
     super(COMPONENT_TYPE.regionalRelay, name, {}, opts);
@@ -231,6 +246,7 @@ export class RegionalRelay extends pulumi.ComponentResource {
         dbSubnetGroupName: network.dbSubnetGroupName,
         securityGroupIds: [network.dbSecurityGroupId],
         lambdaInvokeRoleArn: invokeRoleArn,
+        iamDatabaseAuthentication: args.ack !== undefined,
         logRetentionDays: stack.logRetentionDays,
       },
       // Aurora calls Lambda through the endpoint from its first lambda_async on.
@@ -250,9 +266,36 @@ export class RegionalRelay extends pulumi.ComponentResource {
         settings: args.database,
         notifyFunctionArn: this.notify.arn,
         ready: this.database.lambdaReady,
+        ackUser: args.ack ? ACK_DB_USER : undefined,
       },
       { parent: this },
     );
+
+    if (args.ack) {
+      this.ack = new AckPath(
+        `${name}-ack`,
+        {
+          region,
+          queue: args.ack.queue,
+          dlq: args.ack.dlq,
+          functionName: names.ackFunction,
+          roleName: names.ackRole,
+          dcConsumerRoleArn: args.ack.dcConsumerRoleArn,
+          vpcId: network.vpcId,
+          subnetIds: network.subnetIds,
+          dbSecurityGroupId: network.dbSecurityGroupId,
+          dbEndpoint: pulumi.interpolate`${this.database.endpoint}:${this.database.port}`,
+          databaseName: stack.databaseName,
+          dbUser: ACK_DB_USER,
+          clusterResourceId: this.database.resourceId,
+          accountId: args.accountId,
+          partition: args.partition,
+          memoryMb: stack.notify.memoryMb,
+          logRetentionDays: stack.logRetentionDays,
+        },
+        { parent: this },
+      );
+    }
 
     new RegionalAlarms(
       `${name}-alarms`,
@@ -266,6 +309,13 @@ export class RegionalRelay extends pulumi.ComponentResource {
         thresholds: args.alarms.thresholds,
         alarmTopicArn: args.alarms.alarmTopicArn,
         movedFrom: args.alarms.movedFrom,
+        ack: this.ack
+          ? {
+              queueName: this.ack.queue.queue.name,
+              deadLetterQueueName: this.ack.queue.deadLetterQueue.name,
+              functionName: this.ack.function.name,
+            }
+          : undefined,
       },
       { parent: this },
     );

@@ -48,7 +48,15 @@ export interface RelayDatabaseArgs {
   readonly notifyFunctionArn: pulumi.Input<string>;
   /** Resources the migration must wait for (invoke role association, instances). */
   readonly ready: pulumi.Input<string>;
+  /**
+   * The MySQL user the ack Lambda connects as with IAM database authentication: no password,
+   * EXECUTE on relay_confirm only. @default - none (purgeRequires = handedOff)
+   */
+  readonly ackUser?: string;
 }
+
+/** The only routine the ack user may call. */
+export const ACK_PROCEDURE = "relay_confirm";
 
 /**
  * The objects inside the cluster: the storefront database, the relay user (definer of the
@@ -153,6 +161,27 @@ export class RelayDatabase extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [privileges, lambdaAccess] },
     );
+
+    if (args.ackUser) {
+      const ackUser = new mysql.User(
+        `${name}-ack-user`,
+        // AWSAuthenticationPlugin: Aurora checks an IAM token (rds-db:connect) instead of a password.
+        { user: args.ackUser, host: "%", authPlugin: "AWSAuthenticationPlugin", tlsOption: "SSL" },
+        mysqlOpts,
+      );
+      new mysql.Grant(
+        `${name}-ack-execute`,
+        {
+          user: ackUser.user,
+          host: ackUser.host,
+          // The provider's form for a routine grant: GRANT EXECUTE ON PROCEDURE db.relay_confirm.
+          database: pulumi.interpolate`PROCEDURE ${database.name}.${ACK_PROCEDURE}`,
+          privileges: ["EXECUTE"],
+        },
+        // The procedure exists once the migration has run.
+        { ...mysqlOpts, dependsOn: [this.migration] },
+      );
+    }
 
     this.relayUser = user.user;
     this.registerOutputs({ relayUser: this.relayUser });

@@ -39,7 +39,31 @@ export interface RelayFunctionArgs {
   readonly memoryMb: number;
   /** CloudWatch Logs retention of the function's log group; part of the privacy window. */
   readonly logRetentionDays: number;
+  /**
+   * Run inside a VPC (to reach a private database): its subnets and security groups. The role
+   * then may manage the function's network interfaces. @default - outside any VPC
+   */
+  readonly vpc?: {
+    readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    readonly securityGroupIds: pulumi.Input<string>[];
+  };
 }
+
+/** What Lambda needs to attach a function to a VPC (AWSLambdaVPCAccessExecutionRole's actions). */
+export const VPC_ACCESS_STATEMENT: PolicyStatement = {
+  Sid: "VpcNetworkInterfaces",
+  Effect: "Allow",
+  Action: [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+  ],
+  // AWS supports no resource-level scoping for these on the function's behalf.
+  Resource: "*",
+};
 
 /**
  * A Lambda function from a real handler file, bundled by esbuild into an AssetArchive, with its
@@ -80,6 +104,7 @@ export class RelayFunction extends pulumi.ComponentResource {
         policy: policyDocument([
           logWriteStatement(this.logGroup.arn),
           XRAY_STATEMENT,
+          ...(args.vpc ? [VPC_ACCESS_STATEMENT] : []),
           ...args.statements,
         ]),
       },
@@ -107,6 +132,14 @@ export class RelayFunction extends pulumi.ComponentResource {
           applicationLogLevel: "INFO",
         },
         tracingConfig: { mode: "Active" },
+        ...(args.vpc
+          ? {
+              vpcConfig: {
+                subnetIds: args.vpc.subnetIds,
+                securityGroupIds: args.vpc.securityGroupIds,
+              },
+            }
+          : {}),
       },
       { ...childOpts, dependsOn: [this.logGroup, rolePolicy] },
     );

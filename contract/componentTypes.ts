@@ -16,4 +16,5 @@ export const COMPONENT_TYPE = {
   alarmTopic: "order-relay:observability:AlarmTopic",
   queueAlarms: "order-relay:observability:QueueAlarms",
   functionAlarms: "order-relay:observability:FunctionAlarms",
+  ackPath: "order-relay:ack:AckPath",
 } as const;

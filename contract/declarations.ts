@@ -15,6 +15,10 @@ export interface StackDeclarations {
   readonly retentionHours: number;
   /** `order-relay:purgeIntervalMinutes`. */
   readonly purgeIntervalMinutes: number;
+  /** `order-relay:purgeRequires`: "confirmed" (the DC acknowledged) or "handedOff". */
+  readonly purgeRequires: "confirmed" | "handedOff";
+  /** `order-relay:resendAfterMinutes`: unconfirmed changes are dispatched again after this. */
+  readonly resendAfterMinutes: number;
 }
 
 /** The type token of the component whose inputs are the declarations (RelayObservability). */

@@ -26,6 +26,8 @@ export function declarations(args: StackValidationArgs): Declared {
     maxResidenceHours: overrides.maxResidenceHours ?? declared.maxResidenceHours,
     retentionHours: overrides.retentionHours ?? declared.retentionHours,
     purgeIntervalMinutes: overrides.purgeIntervalMinutes ?? declared.purgeIntervalMinutes,
+    purgeRequires: overrides.purgeRequires ?? declared.purgeRequires,
+    resendAfterMinutes: overrides.resendAfterMinutes ?? declared.resendAfterMinutes,
   };
 }
 
@@ -36,5 +38,11 @@ export const declarationSchema = {
     maxResidenceHours: { type: "number", description: "Override: the privacy bound." },
     retentionHours: { type: "number", description: "Override: DB retention (hours)." },
     purgeIntervalMinutes: { type: "number", description: "Override: purge interval." },
+    purgeRequires: {
+      type: "string",
+      enum: ["confirmed", "handedOff"],
+      description: "Override: what the purge waits for.",
+    },
+    resendAfterMinutes: { type: "number", description: "Override: resend interval (minutes)." },
   } satisfies Record<keyof StackDeclarations, PolicyConfigSchema["properties"][string]>,
 } satisfies PolicyConfigSchema;

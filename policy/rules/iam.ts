@@ -11,6 +11,14 @@ export const ACTIONS_REQUIRING_STAR: readonly string[] = [
   "xray:GetSamplingRules",
   "xray:GetSamplingTargets",
   "xray:GetSamplingStatisticSummaries",
+  // A function in a VPC manages its network interfaces; AWSLambdaVPCAccessExecutionRole grants
+  // exactly these on "*" (EC2 offers no resource scope for them on Lambda's behalf).
+  "ec2:CreateNetworkInterface",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DescribeSubnets",
+  "ec2:DeleteNetworkInterface",
+  "ec2:AssignPrivateIpAddresses",
+  "ec2:UnassignPrivateIpAddresses",
 ];
 
 const BROAD_MANAGED_POLICY =
@@ -65,7 +73,7 @@ export const iam: RelayPolicy[] = [
     name: "iam-no-wildcard-resource",
     source: "CKV_AWS_355, AVD-AWS-0057",
     summary:
-      'no identity policy allows `Resource: "*"`, except for actions AWS supports only on `*` (X-Ray).',
+      'no identity policy allows `Resource: "*"`, except for actions AWS supports only on `*` (X-Ray, a VPC function\'s network interfaces).',
     checks: identityPolicyChecks((s, report) => {
       if (!allows(s) || !list(s.Resource).includes("*")) return;
       const restrictable = list(s.Action).filter((a) => !ACTIONS_REQUIRING_STAR.includes(a));

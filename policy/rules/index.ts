@@ -7,6 +7,7 @@
  * `AVD-AWS-*`, or `order-relay` for rules of our own design. Adding a rule: one entry in the
  * right module and its fixture in test/policy/rules.test.ts.
  */
+import { acks } from "./acks";
 import { RelayPolicy } from "./factory";
 import { iam } from "./iam";
 import { kms } from "./kms";
@@ -26,6 +27,7 @@ export const policies: RelayPolicy[] = [
   ...lambda,
   ...iam,
   ...topology,
+  ...acks,
   ...residence,
   ...observability,
   ...kms,

@@ -45,9 +45,9 @@ export const lambda: RelayPolicy[] = [
     summary:
       "every function keeps what it fails on — an on-failure destination or DLQ for async invokes, or a source queue with a redrive policy.",
     check: (args, report) => {
-      const { regional, aggregator } = queueRoles(args.resources);
+      const { sources } = queueRoles(args.resources);
       const redriven = new Set(
-        [...regional, ...aggregator].filter((q) => q.props.redrivePolicy).map((q) => q.props.arn),
+        sources.filter((q) => q.props.redrivePolicy).map((q) => q.props.arn),
       );
       const invokeConfigs = ofType(args.resources, aws.lambda.FunctionEventInvokeConfig);
       const mappings = ofType(args.resources, aws.lambda.EventSourceMapping);

@@ -1,5 +1,6 @@
 /** Logs, alarms and the alarm topics. */
 import * as aws from "@pulumi/aws";
+import { declarationSchema, declarations } from "./declarations";
 import { RelayPolicy, resourceRule, stackRule } from "./factory";
 import { ofType, queueRoles, regionOf } from "./stack";
 
@@ -33,6 +34,24 @@ export const observability: RelayPolicy[] = [
             a.props.comparisonOperator === "GreaterThanThreshold",
         );
         if (!alarmed) report(`DLQ ${dlq.props.name} has no "any message visible" alarm`, dlq.urn);
+      }
+    },
+  }),
+  stackRule({
+    name: "production-alarms-notify",
+    source: "order-relay",
+    summary:
+      "on a production stack every alarm notifies someone (an alarm action: the alarm topic of order-relay:alarms.email); an alarm nobody receives protects nothing.",
+    configSchema: declarationSchema,
+    check: (args, report) => {
+      if (declarations(args).production !== true) args.notApplicable("not a production stack");
+      const silent = ofType(args.resources, aws.cloudwatch.MetricAlarm).filter(
+        (alarm) => !(alarm.props.alarmActions as string[] | undefined)?.length,
+      );
+      if (silent.length > 0) {
+        report(
+          `${silent.length} alarm(s) notify no one (e.g. ${silent[0].props.name}) — set order-relay:alarms.email (an SNS topic per region receives every alarm)`,
+        );
       }
     },
   }),

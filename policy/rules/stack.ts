@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import { PolicyResource } from "@pulumi/policy";
 import { Resource } from "@pulumi/pulumi";
 import { Statement, statementsOf } from "./documents";
-import { AGGREGATOR_COMPONENT_TYPE } from "./types";
+import { ACK_PATH_COMPONENT_TYPE, AGGREGATOR_COMPONENT_TYPE } from "./types";
 
 /** `messageRetentionSeconds` AWS applies to a queue that sets none (4 days). */
 export const AWS_DEFAULT_SQS_RETENTION_SECONDS = 4 * 24 * 3600;
@@ -38,8 +38,12 @@ export function queueRoles(resources: PolicyResource[]) {
   const dlqs = queues.filter((q) => dlqArns.has(q.props.arn));
   const sources = queues.filter((q) => !dlqArns.has(q.props.arn));
   const aggregator = sources.filter((q) => hasAncestor(q, AGGREGATOR_COMPONENT_TYPE));
-  const regional = sources.filter((q) => !hasAncestor(q, AGGREGATOR_COMPONENT_TYPE));
-  return { queues, dlqs, sources, aggregator, regional };
+  // The DC's acknowledgements back to a region (issue 14), not orders.
+  const acks = sources.filter((q) => hasAncestor(q, ACK_PATH_COMPONENT_TYPE));
+  const regional = sources.filter(
+    (q) => !hasAncestor(q, AGGREGATOR_COMPONENT_TYPE) && !hasAncestor(q, ACK_PATH_COMPONENT_TYPE),
+  );
+  return { queues, dlqs, sources, aggregator, regional, acks };
 }
 
 /** Functions fed by an SQS event source mapping from a regional queue: the forwarders. */

@@ -276,6 +276,57 @@ const fixtures: Fixture[] = [
     message: /non-forwarders send: arn:aws:iam::123456789012:role\/intruder/,
   },
   {
+    rule: "ack-queue-accepts-only-dc-consumer",
+    fire: (rs) =>
+      editPolicy(
+        first(rs, QUEUE_POLICY, (r) => r.name === "eu-west-1-ack-queue-policy"),
+        "policy",
+        (doc) => {
+          const send = doc.Statement.find((s) => s.Sid === "DcConsumerSends")!;
+          send.Principal.AWS = "arn:aws:iam::123456789012:role/intruder";
+        },
+      ),
+    message: /non-DC principals send: arn:aws:iam::123456789012:role\/intruder/,
+  },
+  {
+    rule: "ack-function-vpc-iam-auth",
+    fire: (rs) => {
+      set(
+        first(rs, FUNCTION, (r) => r.name === "us-west-2-ack-function-function"),
+        "vpcConfig",
+        undefined,
+      );
+      set(
+        first(rs, CLUSTER, (r) => r.name === "eu-west-1-aurora-cluster"),
+        "iamDatabaseAuthenticationEnabled",
+        undefined,
+      );
+      editPolicy(
+        first(rs, ROLE_POLICY, (r) => r.name === "ap-northeast-1-ack-function-role-policy"),
+        "policy",
+        (doc) => {
+          doc.Statement.find((s) => s.Sid === "ConnectAsAckUserOnly")!.Resource = "*";
+        },
+      );
+    },
+    message: /is not in a VPC|IAM database authentication off|exactly one dbuser ARN/,
+  },
+  {
+    rule: "confirmed-purge-resends-within-retention",
+    fire: (rs) => set(first(rs, QUEUE, isAggregatorQueue), "messageRetentionSeconds", 600),
+    message: /keeps messages 600 s, not longer than resendAfterMinutes \(30 min\)/,
+  },
+  {
+    rule: "production-alarms-notify",
+    fire: (rs) =>
+      set(
+        first(rs, "aws:cloudwatch/metricAlarm:MetricAlarm", (r) => r.name.endsWith("-relay-lag")),
+        "alarmActions",
+        [],
+      ),
+    message: /alarm\(s\) notify no one .* set order-relay:alarms.email/,
+  },
+  {
     rule: "privacy-residence-within-bound",
     stack: "dev",
     fire: (rs) => set(first(rs, DECLARING_COMPONENT_TYPE), "maxResidenceHours", 100),

@@ -15,6 +15,7 @@ import { LAMBDA_ENV } from "../../contract/lambdaEnv";
 import { ConfigError } from "../../config/schema";
 import { DATABASE_SETTINGS_ENV, parseDatabaseSettings } from "../../contract/databaseSettings";
 import { sqlChecksum } from "../../sql/migrate";
+import { VPC_ACCESS_STATEMENT } from "../../components/relayFunction";
 import {
   OfflineRun,
   RecordedResource,
@@ -34,11 +35,14 @@ const PER_REGION: Record<string, number> = {
   "aws:rds/clusterParameterGroup:ClusterParameterGroup": 1,
   "aws:rds/cluster:Cluster": 1,
   "aws:rds/clusterRoleAssociation:ClusterRoleAssociation": 1,
-  "aws:lambda/function:Function": 2,
+  // notify, forwarder and ack
+  "aws:lambda/function:Function": 3,
   "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
-  "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
+  // forwarder ← regional queue, ack ← ack queue
+  "aws:lambda/eventSourceMapping:EventSourceMapping": 2,
   "mysql:index/database:Database": 1,
-  "mysql:index/user:User": 1,
+  // relay (password) and relay_ack (IAM database authentication)
+  "mysql:index/user:User": 2,
   "command:local:Command": 1,
 };
 
@@ -291,8 +295,15 @@ for (const stack of ["dev", "prod"]) {
           "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
           region,
         );
+        // 443 from Aurora to Lambda; MySQL from the ack Lambda to Aurora; nothing else goes out.
         assert.ok(
-          egress.every((rule) => rule.inputs.fromPort === 443 && rule.inputs.toPort === 443),
+          egress.every(
+            (rule) =>
+              (rule.inputs.fromPort === 443 && rule.inputs.toPort === 443) ||
+              (rule.name.endsWith("-ack-out-mysql") &&
+                rule.inputs.fromPort === 3306 &&
+                rule.inputs.referencedSecurityGroupId !== undefined),
+          ),
         );
         const ingress = ofType(
           run,
@@ -374,9 +385,13 @@ for (const stack of ["dev", "prod"]) {
           );
           const resources = [statement.Resource].flat();
           if (resources.includes("*")) {
+            // X-Ray, and the ENI actions of a function in a VPC, have no resource-level scope.
+            const vpcFunction = statement.Sid === VPC_ACCESS_STATEMENT.Sid;
             assert.ok(
-              actions.every((a: string) => a.startsWith("xray:")),
-              `${policy.urn}: * only for X-Ray`,
+              actions.every(
+                (a: string) => a.startsWith("xray:") || (vpcFunction && a.startsWith("ec2:")),
+              ),
+              `${policy.urn}: * only for X-Ray (and a VPC function's network interfaces)`,
             );
           }
         }
@@ -462,9 +477,20 @@ for (const stack of ["dev", "prod"]) {
         r.inputs.name.endsWith("-dc-consumer"),
       )!;
       assert.strictEqual(role.region, aggregatorRegion);
-      const policy = ofType(run, "aws:iam/rolePolicy:RolePolicy").find(
+      const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy").filter(
         (p) => p.inputs.role === role.state.name,
-      )!;
+      );
+      assert.strictEqual(policies.length, 2);
+      const acks = policies.find((p) => p.inputs.name === "send-acks")!;
+      const policy = policies.find((p) => p !== acks)!;
+      // Besides consuming the aggregator: sending acknowledgements to every region's ack queue.
+      const [send] = policyOf(acks).Statement;
+      assert.strictEqual(send.Action, "sqs:SendMessage");
+      const ackQueues = ofType(run, "aws:sqs/queue:Queue").filter((q) =>
+        q.inputs.name.endsWith("-acks"),
+      );
+      assert.strictEqual(ackQueues.length, regionsOf(run).length);
+      assert.deepStrictEqual([...send.Resource].sort(), ackQueues.map((q) => q.state.arn).sort());
       const [statement] = policyOf(policy).Statement;
       assert.deepStrictEqual([...statement.Action].sort(), [
         "sqs:ChangeMessageVisibility",
@@ -485,14 +511,23 @@ for (const stack of ["dev", "prod"]) {
             (g) => JSON.stringify(g.inputs.roles) === JSON.stringify(["AWS_LAMBDA_ACCESS"]),
           ),
         );
-        const privileges = grants.find((g) => g.inputs.privileges)!;
+        const privileges = grants.find((g) => g.inputs.privileges && g.inputs.user === "relay")!;
         assert.ok(
           !privileges.inputs.privileges.includes("ALL") &&
             !privileges.inputs.privileges.includes("SUPER"),
         );
         assert.strictEqual(privileges.inputs.database, "storefront");
-        const [user] = ofType(run, "mysql:index/user:User", region);
+        const users = ofType(run, "mysql:index/user:User", region);
+        const user = users.find((u) => u.inputs.user === "relay")!;
+        const ackUser = users.find((u) => u.inputs.user === "relay_ack")!;
         assert.strictEqual(user.inputs.tlsOption, "SSL");
+        // The ack Lambda's user: IAM database authentication, EXECUTE on relay_confirm only.
+        assert.strictEqual(ackUser.inputs.user, "relay_ack");
+        assert.strictEqual(ackUser.inputs.authPlugin, "AWSAuthenticationPlugin");
+        assert.strictEqual(ackUser.inputs.plaintextPassword, undefined);
+        const ackGrant = grants.find((g) => g.inputs.user === "relay_ack")!;
+        assert.deepStrictEqual(ackGrant.inputs.privileges, ["EXECUTE"]);
+        assert.strictEqual(ackGrant.inputs.database, "PROCEDURE storefront.relay_confirm");
         const [migration] = ofType(run, "command:local:Command", region);
         const notify = ofType(run, "aws:lambda/function:Function", region).find((f) =>
           f.inputs.name.endsWith("-notify"),
@@ -509,6 +544,8 @@ for (const stack of ["dev", "prod"]) {
           retentionHours: file.relay.retentionHours,
           dispatchBatchSize: (file.relay.dispatchBatchSize as number | undefined) ?? 100,
           purgeIntervalMinutes: (file.relay.purgeIntervalMinutes as number | undefined) ?? 5,
+          purgeRequires: "confirmed",
+          resendAfterMinutes: (file.relay.resendAfterMinutes as number | undefined) ?? 30,
           tables: [{ name: "order_data", excludeColumns: [] }],
         });
         assert.ok(!JSON.stringify(migration.inputs.create).includes("pw-"), "no password in argv");
@@ -582,8 +619,14 @@ describe("URN stability when regions are added or removed", () => {
       (r) => r.type === "aws:sqs/queuePolicy:QueuePolicy" && r.name === "aggregator-queue-policy",
     )?.urn;
     assert.ok(aggregatorPolicyUrn, "aggregator queue policy");
+    const ackSendersUrn = full.resources.find(
+      (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "aggregator-dc-consumer-acks",
+    )?.urn;
+    assert.ok(ackSendersUrn, "the DC consumer's send-acks policy");
     const updatedInPlace = (r: RecordedResource) =>
-      r.urn === aggregatorPolicyUrn || r.type === "aws:cloudwatch/dashboard:Dashboard";
+      r.urn === aggregatorPolicyUrn ||
+      r.urn === ackSendersUrn ||
+      r.type === "aws:cloudwatch/dashboard:Dashboard";
     for (const resource of full.resources) {
       if (updatedInPlace(resource)) continue;
       assert.deepStrictEqual(
@@ -731,27 +774,31 @@ describe("npm run plan", function () {
 
   it("exits non-zero with the validation message on a bad config", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
-    const file = path.join(dir, "Pulumi.broken.yaml");
-    fs.writeFileSync(
-      file,
-      toYaml({
-        config: {
-          "order-relay:regions": [{ region: "mars-1" }],
-          "order-relay:aggregator": { region: "us-east-1" },
-          "order-relay:retentionHours": 24,
+    try {
+      const file = path.join(dir, "Pulumi.broken.yaml");
+      fs.writeFileSync(
+        file,
+        toYaml({
+          config: {
+            "order-relay:regions": [{ region: "mars-1" }],
+            "order-relay:aggregator": { region: "us-east-1" },
+            "order-relay:retentionHours": 24,
+          },
+        }),
+      );
+      await assert.rejects(
+        exec(tsx, ["offline/plan.ts", "--config", file], { cwd: ROOT }),
+        (error: any) => {
+          assert.strictEqual(error.code, 2);
+          assert.match(
+            error.stderr,
+            /order-relay:regions\[0\]\.region: "mars-1" is not an AWS region/,
+          );
+          return true;
         },
-      }),
-    );
-    await assert.rejects(
-      exec(tsx, ["offline/plan.ts", "--config", file], { cwd: ROOT }),
-      (error: any) => {
-        assert.strictEqual(error.code, 2);
-        assert.match(
-          error.stderr,
-          /order-relay:regions\[0\]\.region: "mars-1" is not an AWS region/,
-        );
-        return true;
-      },
-    );
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
