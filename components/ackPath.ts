@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPE } from "../contract/componentTypes";
-import { LAMBDA_ENV, POWERTOOLS_ENV } from "../contract/lambdaEnv";
-import { METRICS_NAMESPACE, SERVICE } from "../contract/metrics";
+import { LAMBDA_ENV } from "../contract/lambdaEnv";
+import { SERVICE } from "../contract/metrics";
 import { ACK_FUNCTION_TIMEOUT_SECONDS, QueueSpec } from "../config/names";
 import { SQS_CONSUME_ACTIONS } from "./iamDocuments";
-import { RelayFunction } from "./relayFunction";
+import { RelayFunction, powertoolsEnv } from "./relayFunction";
 import { RelayQueue } from "./relayQueue";
 
 export interface AckPathArgs {
@@ -130,9 +130,7 @@ export class AckPath extends pulumi.ComponentResource {
           [LAMBDA_ENV.ackDbEndpoint]: args.dbEndpoint,
           [LAMBDA_ENV.ackDbName]: args.databaseName,
           [LAMBDA_ENV.ackDbUser]: args.dbUser,
-          [POWERTOOLS_ENV.serviceName]: SERVICE.ack,
-          [POWERTOOLS_ENV.metricsNamespace]: METRICS_NAMESPACE,
-          [POWERTOOLS_ENV.logLevel]: "INFO",
+          ...powertoolsEnv(SERVICE.ack),
         },
         timeoutSeconds: ACK_FUNCTION_TIMEOUT_SECONDS,
         memoryMb: args.memoryMb,

@@ -2,8 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPE } from "../contract/componentTypes";
 import type { DatabaseSettings } from "../contract/databaseSettings";
-import { LAMBDA_ENV, POWERTOOLS_ENV } from "../contract/lambdaEnv";
-import { METRICS_NAMESPACE, SERVICE, type ServiceName } from "../contract/metrics";
+import { LAMBDA_ENV } from "../contract/lambdaEnv";
+import { SERVICE } from "../contract/metrics";
 import { QueueSpec, RegionNames } from "../config/names";
 import { RegionSettings, RelayConfig } from "../config/schema";
 import { AlarmThresholds } from "./alarms";
@@ -11,19 +11,10 @@ import { AuroraCluster } from "./auroraCluster";
 import { SQS_CONSUME_ACTIONS, policyDocument, serviceTrustPolicy } from "./iamDocuments";
 import { RelayNetwork } from "./network";
 import { RelayDatabase } from "./relayDatabase";
-import { RelayFunction } from "./relayFunction";
+import { RelayFunction, powertoolsEnv } from "./relayFunction";
 import { RelayQueue } from "./relayQueue";
 import { RegionalAlarms, RegionalAlarmsArgs } from "./regionalAlarms";
 import { AckPath } from "./ackPath";
-
-/** The Powertools variables of a handler: its service name and the relay's metric namespace. */
-function powertoolsEnv(service: ServiceName): Record<string, string> {
-  return {
-    [POWERTOOLS_ENV.serviceName]: service,
-    [POWERTOOLS_ENV.metricsNamespace]: METRICS_NAMESPACE,
-    [POWERTOOLS_ENV.logLevel]: "INFO",
-  };
-}
 
 export interface RegionalRelayArgs {
   /** This region's validated settings. */

@@ -1,6 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { LAMBDA_VPC_ACCESS_ACTIONS } from "../contract/awsFacts";
 import { COMPONENT_TYPE } from "../contract/componentTypes";
+import { POWERTOOLS_ENV } from "../contract/lambdaEnv";
+import { METRICS_NAMESPACE, type ServiceName } from "../contract/metrics";
 import { HandlerName, bundleHandler } from "../lambda/bundle";
 import {
   PolicyStatement,
@@ -49,18 +52,20 @@ export interface RelayFunctionArgs {
   };
 }
 
+/** The Powertools variables of a handler: its service name and the relay's metric namespace. */
+export function powertoolsEnv(service: ServiceName): Record<string, string> {
+  return {
+    [POWERTOOLS_ENV.serviceName]: service,
+    [POWERTOOLS_ENV.metricsNamespace]: METRICS_NAMESPACE,
+    [POWERTOOLS_ENV.logLevel]: "INFO",
+  };
+}
+
 /** What Lambda needs to attach a function to a VPC (AWSLambdaVPCAccessExecutionRole's actions). */
 export const VPC_ACCESS_STATEMENT: PolicyStatement = {
   Sid: "VpcNetworkInterfaces",
   Effect: "Allow",
-  Action: [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-  ],
+  Action: [...LAMBDA_VPC_ACCESS_ACTIONS],
   // AWS supports no resource-level scoping for these on the function's behalf.
   Resource: "*",
 };

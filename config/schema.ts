@@ -7,6 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import { z } from "zod";
+import { closest } from "../cli/suggest";
 import {
   DATABASE_SETTING_FIELDS,
   databaseSettingsSchema,
@@ -449,35 +450,6 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 function show(value: unknown): string {
   const text = JSON.stringify(value);
   return text === undefined ? "undefined" : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-/** Levenshtein distance; small lists only. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
-}
-
-/** The closest candidate within a small edit distance (typo suggestions). */
-export function closest(value: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = distance(value.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
 }
 
 /** The object keys a schema accepts, looking through optional/default/array/union wrappers. */

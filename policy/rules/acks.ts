@@ -5,10 +5,10 @@
  */
 import * as aws from "@pulumi/aws";
 import { PolicyResource } from "@pulumi/policy";
-import { Statement, actionMatches, allows, list, principalIsPublic } from "./documents";
+import { actionMatches, allows, list } from "./documents";
 import { declarationSchema, declarations } from "./declarations";
 import { RelayPolicy, stackRule } from "./factory";
-import { ofType, queuePolicies, queueRoles, regionOf, roleStatements } from "./stack";
+import { ofType, queuePolicies, queueRoles, queueSenders, regionOf, roleStatements } from "./stack";
 
 /** The role the aggregator queue policy lets consume: the DC consumer's. */
 function dcConsumerPrincipals(resources: PolicyResource[]): Set<string> {
@@ -38,8 +38,6 @@ function ackFunctions(resources: PolicyResource[]) {
   });
 }
 
-const sends = (s: Statement) => list(s.Action).some((a) => actionMatches(a, "sqs:SendMessage"));
-
 export const acks: RelayPolicy[] = [
   stackRule({
     name: "ack-queue-accepts-only-dc-consumer",
@@ -51,15 +49,8 @@ export const acks: RelayPolicy[] = [
       if (queues.length === 0) args.notApplicable("no ack queue (purgeRequires: handedOff)");
       const dc = dcConsumerPrincipals(args.resources);
       for (const queue of queues) {
-        const statements = queuePolicies(args.resources).get(queue.props.url) ?? [];
-        const allowed = new Set(
-          statements
-            .filter((s) => allows(s) && sends(s))
-            .flatMap((s) =>
-              principalIsPublic(s.Principal)
-                ? ["*"]
-                : list((s.Principal as { AWS?: string | string[] })?.AWS),
-            ),
+        const { allowed, denyExemptions } = queueSenders(
+          queuePolicies(args.resources).get(queue.props.url) ?? [],
         );
         const extra = [...allowed].filter((p) => !dc.has(p));
         if (extra.length > 0 || allowed.size === 0) {
@@ -68,11 +59,9 @@ export const acks: RelayPolicy[] = [
             queue.urn,
           );
         }
-        const denyOthers = statements.some((s) => {
-          if (s.Effect !== "Deny" || !principalIsPublic(s.Principal) || !sends(s)) return false;
-          const exempt = list(s.Condition?.ArnNotEquals?.["aws:PrincipalArn"] as string | string[]);
-          return exempt.length > 0 && exempt.every((p) => dc.has(p));
-        });
+        const denyOthers = denyExemptions.some(
+          (exempt) => exempt.length > 0 && exempt.every((p) => dc.has(p)),
+        );
         if (!denyOthers) {
           report(
             `ack queue ${queue.props.name} has no Deny of sqs:SendMessage for every principal except the DC consumer role`,

@@ -1,5 +1,6 @@
 /** IAM: managed policies, identity policy documents, trust policies. */
 import * as aws from "@pulumi/aws";
+import { LAMBDA_VPC_ACCESS_ACTIONS } from "../../contract/awsFacts";
 import { ReportViolation, ResourceValidation } from "@pulumi/policy";
 import { Statement, allows, list, principalIsPublic, sidOf, statementsOf } from "./documents";
 import { RelayPolicy, forType, resourceRule } from "./factory";
@@ -11,14 +12,8 @@ export const ACTIONS_REQUIRING_STAR: readonly string[] = [
   "xray:GetSamplingRules",
   "xray:GetSamplingTargets",
   "xray:GetSamplingStatisticSummaries",
-  // A function in a VPC manages its network interfaces; AWSLambdaVPCAccessExecutionRole grants
-  // exactly these on "*" (EC2 offers no resource scope for them on Lambda's behalf).
-  "ec2:CreateNetworkInterface",
-  "ec2:DescribeNetworkInterfaces",
-  "ec2:DescribeSubnets",
-  "ec2:DeleteNetworkInterface",
-  "ec2:AssignPrivateIpAddresses",
-  "ec2:UnassignPrivateIpAddresses",
+  // A function in a VPC manages its network interfaces (AWSLambdaVPCAccessExecutionRole).
+  ...LAMBDA_VPC_ACCESS_ACTIONS,
 ];
 
 const BROAD_MANAGED_POLICY =

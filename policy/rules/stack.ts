@@ -5,7 +5,14 @@
 import * as aws from "@pulumi/aws";
 import { PolicyResource } from "@pulumi/policy";
 import { Resource } from "@pulumi/pulumi";
-import { Statement, statementsOf } from "./documents";
+import {
+  Statement,
+  actionMatches,
+  allows,
+  list,
+  principalIsPublic,
+  statementsOf,
+} from "./documents";
 import { ACK_PATH_COMPONENT_TYPE, AGGREGATOR_COMPONENT_TYPE } from "./types";
 
 /** `messageRetentionSeconds` AWS applies to a queue that sets none (4 days). */
@@ -79,4 +86,26 @@ export function queuePolicies(resources: PolicyResource[]): Map<string, Statemen
     ]);
   }
   return byUrl;
+}
+
+/**
+ * Who a queue policy lets `sqs:SendMessage` ("*" for a public principal), and the exempted
+ * principals of each of its "deny every other sender" statements (Deny, Principal "*",
+ * ArnNotEquals aws:PrincipalArn).
+ */
+export function queueSenders(statements: readonly Statement[]) {
+  const sends = (s: Statement) => list(s.Action).some((a) => actionMatches(a, "sqs:SendMessage"));
+  const allowed = new Set(
+    statements
+      .filter((s) => allows(s) && sends(s))
+      .flatMap((s) =>
+        principalIsPublic(s.Principal)
+          ? ["*"]
+          : list((s.Principal as { AWS?: string | string[] })?.AWS),
+      ),
+  );
+  const denyExemptions = statements
+    .filter((s) => s.Effect === "Deny" && principalIsPublic(s.Principal) && sends(s))
+    .map((s) => list(s.Condition?.ArnNotEquals?.["aws:PrincipalArn"] as string | string[]));
+  return { allowed, denyExemptions };
 }

@@ -1,9 +1,17 @@
 /** The relay's shape across regions: forwarders to the one aggregator queue, and nobody else. */
 import * as aws from "@pulumi/aws";
 import { LAMBDA_ENV } from "../../contract/lambdaEnv";
-import { Statement, actionMatches, allows, grants, list, principalIsPublic } from "./documents";
+import { grants } from "./documents";
 import { RelayPolicy, stackRule } from "./factory";
-import { forwarders, ofType, queuePolicies, queueRoles, regionOf, roleStatements } from "./stack";
+import {
+  forwarders,
+  ofType,
+  queuePolicies,
+  queueRoles,
+  queueSenders,
+  regionOf,
+  roleStatements,
+} from "./stack";
 
 export const topology: RelayPolicy[] = [
   stackRule({
@@ -49,17 +57,8 @@ export const topology: RelayPolicy[] = [
       if (aggregator.length !== 1) args.notApplicable("no single aggregator queue");
       const queue = aggregator[0];
       const expected = new Set(forwarders(args.resources).map(({ fn }) => fn.props.role as string));
-      const statements = queuePolicies(args.resources).get(queue.props.url) ?? [];
-      const sends = (s: Statement) =>
-        list(s.Action).some((a) => actionMatches(a, "sqs:SendMessage"));
-      const allowed = new Set(
-        statements
-          .filter((s) => allows(s) && sends(s))
-          .flatMap((s) =>
-            principalIsPublic(s.Principal)
-              ? ["*"]
-              : list((s.Principal as { AWS?: string | string[] })?.AWS),
-          ),
+      const { allowed, denyExemptions } = queueSenders(
+        queuePolicies(args.resources).get(queue.props.url) ?? [],
       );
       const extra = [...allowed].filter((p) => !expected.has(p));
       const missing = [...expected].filter((p) => !allowed.has(p));
@@ -67,11 +66,9 @@ export const topology: RelayPolicy[] = [
         report(`the aggregator queue lets non-forwarders send: ${extra.join(", ")}`, queue.urn);
       if (missing.length > 0)
         report(`forwarders not admitted to the aggregator queue: ${missing.join(", ")}`, queue.urn);
-      const denyOthers = statements.some((s) => {
-        if (s.Effect !== "Deny" || !principalIsPublic(s.Principal) || !sends(s)) return false;
-        const exempt = list(s.Condition?.ArnNotEquals?.["aws:PrincipalArn"] as string | string[]);
-        return exempt.length === expected.size && exempt.every((p) => expected.has(p));
-      });
+      const denyOthers = denyExemptions.some(
+        (exempt) => exempt.length === expected.size && exempt.every((p) => expected.has(p)),
+      );
       if (!denyOthers) {
         report(
           "the aggregator queue policy has no Deny of sqs:SendMessage for every principal except the forwarder roles (ArnNotEquals aws:PrincipalArn)",
