@@ -1,213 +1,346 @@
 /**
- * `npm run dc:consume -- --queue-url <url> --mysql-url mysql://user:pass@host:3306/db [options]`
+ * `npm run dc:consume -- --queue-url <url> --mysql-url mysql://user@host:3306/db [options]`
  *
- * Every flag has an environment fallback so the consumer can run as a service:
- *   --queue-url        DC_QUEUE_URL       aggregator queue URL (required)
- *   --mysql-url        DC_MYSQL_URL       mysql://user[:password]@host[:port]/database (required)
- *   --region           AWS_REGION         region of the aggregator queue (default: from the URL)
- *   --wait-seconds     DC_WAIT_SECONDS    long-poll wait 0..20 (default 20)
- *   --visibility-seconds DC_VISIBILITY_SECONDS  per-receive visibility (default: the queue's)
- *   --max-messages     DC_MAX_MESSAGES    1..10 per receive (default 10)
- *   --skip-schema                          do not CREATE TABLE IF NOT EXISTS relay_rows
- * SQS endpoint and credentials come from the SDK's standard settings (AWS_PROFILE,
- * AWS_ENDPOINT_URL_SQS, …). SIGINT/SIGTERM: finish the in-flight batch, then exit 0.
+ * The DC consumer as a service: reads the aggregator queue and writes the relayed tables into
+ * typed mirror tables of the DC's MySQL (dc/consumer.ts). `--help` lists every flag with its
+ * environment variable; dc/README.md has the systemd unit, credentials, health and metrics.
+ *
+ * Exit codes: 0 stopped normally; 2 a bad flag or value; 78 a configuration the consumer cannot
+ * run with (wrong MySQL password, unknown database, queue that does not exist) — found at start,
+ * one line on stderr, so a service manager does not restart it in a loop; 130/143 after
+ * SIGINT/SIGTERM (in-flight batches were committed or given back first); 1 anything else.
  */
-import { parseArgs } from "util";
-import mysql from "mysql2/promise";
+import {
+  choice,
+  helpText,
+  httpUrl,
+  integer,
+  parseCommandLine,
+  required,
+  UsageError,
+  type CommandSpec,
+  type OptionSpecs,
+} from "../cli/command";
+import { CommandError, onInterrupt, onShutdown, runMain, writeErr } from "../cli/process";
 import { createSqsClient } from "../lambda/lib/sqs";
-import { createDcLogger, startDcConsumer } from "./consumer";
+import {
+  ConnectionSettingsError,
+  createDcPool,
+  describeTarget,
+  resolveMysqlTarget,
+  type MysqlTarget,
+} from "./connection";
+import {
+  createDcLogger,
+  DcConfigError,
+  startDcConsumer,
+  type DcConsumer,
+  type DeleteMode,
+} from "./consumer";
+import { startHealthServer } from "./health";
 
-export class UsageError extends Error {}
+/** Exit code for a configuration the consumer cannot run with (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+export const DC_COMMAND = {
+  usage: "npm run dc:consume --",
+  summary:
+    "Reads the aggregator queue and writes every relayed change into typed mirror tables of the " +
+    "DC's MySQL (one per source table, created and evolved from the relay's SCHEMA records), " +
+    "versioned by outboxId. Runs until SIGINT/SIGTERM; in-flight batches are committed (or " +
+    "given back to the queue) before it exits.",
+  options: {
+    "queue-url": {
+      type: "string",
+      value: "URL",
+      env: "DC_QUEUE_URL",
+      description:
+        "the aggregator queue (required), e.g. https://sqs.eu-central-1.amazonaws.com/123456789012/order-relay-prod-aggregator.fifo",
+    },
+    region: {
+      type: "string",
+      value: "REGION",
+      env: "AWS_REGION",
+      defaultText: "from the queue URL",
+      description: "AWS region of the aggregator queue",
+    },
+    "mysql-url": {
+      type: "string",
+      value: "URL",
+      env: "DC_MYSQL_URL",
+      description:
+        "the DC database, mysql://user@host:3306/database — without the password (a password here still works but is visible in ps and warned about)",
+    },
+    "mysql-password-file": {
+      type: "string",
+      value: "FILE",
+      env: "DC_MYSQL_PASSWORD_FILE",
+      description:
+        "file holding the MySQL password (one line; e.g. a systemd credential); else MYSQL_PASSWORD is read",
+    },
+    "mysql-defaults-file": {
+      type: "string",
+      value: "FILE",
+      env: "DC_MYSQL_DEFAULTS_FILE",
+      description:
+        "MySQL option file ([client] user, password, host, port, database); --mysql-url parts override it",
+    },
+    concurrency: {
+      type: "string",
+      value: "N",
+      env: "DC_CONCURRENCY",
+      defaultText: "4",
+      description: "receive loops in this process (each writes its own batches)",
+    },
+    "table-prefix": {
+      type: "string",
+      value: "PREFIX",
+      env: "DC_TABLE_PREFIX",
+      defaultText: "none",
+      description: "mirror table name = PREFIX + source table name (letters, digits, _; up to 32)",
+    },
+    deletes: {
+      type: "string",
+      value: "MODE",
+      env: "DC_DELETES",
+      defaultText: "tombstone",
+      description:
+        "tombstone: keep a deleted row with relay_deleted_at set; apply: delete it (a late older change never brings it back)",
+    },
+    "wait-seconds": {
+      type: "string",
+      value: "0..20",
+      env: "DC_WAIT_SECONDS",
+      defaultText: "20",
+      description: "long-poll wait of each receive",
+    },
+    "visibility-seconds": {
+      type: "string",
+      value: "N",
+      env: "DC_VISIBILITY_SECONDS",
+      defaultText: "the queue's VisibilityTimeout",
+      description:
+        "visibility timeout per receive (a batch in progress is kept invisible by a heartbeat)",
+    },
+    "max-messages": {
+      type: "string",
+      value: "1..10",
+      env: "DC_MAX_MESSAGES",
+      defaultText: "10",
+      description: "messages per receive (= per batch transaction)",
+    },
+    "status-seconds": {
+      type: "string",
+      value: "N",
+      env: "DC_STATUS_SECONDS",
+      defaultText: "60",
+      description: "one-line JSON status log every N seconds (0: off)",
+    },
+    "health-port": {
+      type: "string",
+      value: "PORT",
+      env: "DC_HEALTH_PORT",
+      defaultText: "off",
+      description:
+        "serve GET /healthz (200 consuming, 503 paused) and GET /metrics (Prometheus) on this port",
+    },
+    "health-host": {
+      type: "string",
+      value: "HOST",
+      env: "DC_HEALTH_HOST",
+      defaultText: "127.0.0.1",
+      description: "address the health endpoint listens on",
+    },
+    "skip-schema": {
+      type: "boolean",
+      description:
+        "do not create the DC's bookkeeping tables (relay_schemas, relay_pending, relay_deletes): they exist already",
+    },
+  },
+  examples: [
+    "MYSQL_PASSWORD=… npm run dc:consume -- --queue-url https://sqs.eu-central-1.amazonaws.com/123456789012/order-relay-prod-aggregator.fifo --mysql-url mysql://relay_dc@db.dc.internal:3306/relay",
+    "npm run dc:consume -- --queue-url … --mysql-defaults-file /etc/order-relay/dc.cnf --concurrency 8 --health-port 9464",
+  ],
+  notes: [
+    "Password: --mysql-password-file, else MYSQL_PASSWORD, else the option file (or, deprecated, the URL). It is never logged. AWS credentials and the SQS endpoint come from the SDK's standard settings (AWS_PROFILE, AWS_ACCESS_KEY_ID…, AWS_ENDPOINT_URL_SQS); logs go to stdout as JSON lines (POWERTOOLS_LOG_LEVEL=DEBUG|INFO|WARN|ERROR).",
+    "Exit codes: 0 stopped; 2 bad flag or value; 78 configuration refused at start (wrong MySQL password, unknown database or queue); 130/143 after SIGINT/SIGTERM, once in-flight batches were committed or given back; 1 anything else.",
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
 
 export interface CliSettings {
   readonly queueUrl: string;
-  readonly mysqlUrl: string;
   readonly region: string;
+  readonly target: MysqlTarget;
+  readonly warnings: readonly string[];
+  readonly concurrency: number;
+  readonly tablePrefix: string;
+  readonly deletes: DeleteMode;
   readonly waitTimeSeconds: number;
   readonly visibilityTimeoutSeconds?: number;
   readonly maxMessages: number;
+  readonly statusSeconds: number;
+  readonly healthPort?: number;
+  readonly healthHost: string;
   readonly ensureSchema: boolean;
 }
 
-const USAGE =
-  "usage: npm run dc:consume -- --queue-url <aggregator queue URL> --mysql-url mysql://user:pass@host:3306/db " +
-  "[--region <aws region>] [--wait-seconds 0..20] [--visibility-seconds N] [--max-messages 1..10] [--skip-schema]";
-
-function intIn(
-  name: string,
-  raw: string | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${name}: "${raw}" must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /** The region in an SQS queue URL (https://sqs.<region>.amazonaws.com/…), if any. */
-function regionFromQueueUrl(url: URL): string | undefined {
-  return /^sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
+function regionFromQueueUrl(url: string): string | undefined {
+  try {
+    return /^sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(new URL(url).hostname)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
-/** Parses flags + env into settings; throws UsageError with one clear line per problem. */
+/** Flags + env → settings; throws UsageError (one line) for the first mistake. */
 export function parseCli(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): CliSettings {
-  let values: Record<string, string | boolean | undefined>;
+  const spec = DC_COMMAND;
+  const { values } = parseCommandLine(spec, argv, env);
+  const o = spec.options;
+  const queueUrl = required(
+    "queue-url",
+    httpUrl("queue-url", values["queue-url"], o["queue-url"].env),
+    o["queue-url"].env,
+    "the aggregator queue's URL",
+  );
+  const region = values.region ?? regionFromQueueUrl(queueUrl);
+  if (!region) {
+    throw new UsageError(
+      "missing --region (or AWS_REGION): the queue URL does not name one (sqs.<region>.amazonaws.com)",
+    );
+  }
+  if (values["mysql-url"] === undefined && values["mysql-defaults-file"] === undefined) {
+    throw new UsageError(
+      "missing --mysql-url (or DC_MYSQL_URL, or --mysql-defaults-file): mysql://user@host:3306/database (see --help)",
+    );
+  }
+  let resolved: ReturnType<typeof resolveMysqlTarget>;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        "queue-url": { type: "string" },
-        "mysql-url": { type: "string" },
-        region: { type: "string" },
-        "wait-seconds": { type: "string" },
-        "visibility-seconds": { type: "string" },
-        "max-messages": { type: "string" },
-        "skip-schema": { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    resolved = resolveMysqlTarget({
+      url: values["mysql-url"],
+      passwordFile: values["mysql-password-file"],
+      defaultsFile: values["mysql-defaults-file"],
+      env,
+    });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+    if (error instanceof ConnectionSettingsError) throw new UsageError(error.message);
+    throw error;
   }
-  if (values.help) throw new UsageError(USAGE);
-  const str = (flag: string, envName: string) =>
-    (values[flag] as string | undefined) ?? env[envName];
-  const problems: string[] = [];
-
-  const queueUrlRaw = str("queue-url", "DC_QUEUE_URL");
-  let queueUrl: URL | undefined;
-  if (!queueUrlRaw)
-    problems.push("--queue-url is required (or set DC_QUEUE_URL): the aggregator queue's URL");
-  else {
-    try {
-      queueUrl = new URL(queueUrlRaw);
-      if (!/^https?:$/.test(queueUrl.protocol)) throw new Error();
-    } catch {
-      problems.push(
-        `--queue-url: "${queueUrlRaw}" is not an http(s) URL such as https://sqs.eu-central-1.amazonaws.com/123456789012/name.fifo`,
-      );
-      queueUrl = undefined;
-    }
-  }
-
-  const mysqlUrlRaw = str("mysql-url", "DC_MYSQL_URL");
-  if (!mysqlUrlRaw)
-    problems.push(
-      "--mysql-url is required (or set DC_MYSQL_URL): mysql://user:pass@host:3306/database",
+  const tablePrefix = values["table-prefix"] ?? "";
+  if (!/^[A-Za-z0-9_]{0,32}$/.test(tablePrefix)) {
+    throw new UsageError(
+      `--table-prefix must be up to 32 letters, digits or _, got "${tablePrefix}"`,
     );
-  else {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(mysqlUrlRaw);
-    } catch {
-      parsed = undefined;
-    }
-    // Never echo the URL: it may hold a password.
-    if (!parsed || parsed.protocol !== "mysql:")
-      problems.push("--mysql-url: not a mysql:// URL (mysql://user:pass@host:3306/database)");
-    else if (parsed.pathname.replace(/^\//, "") === "")
-      problems.push("--mysql-url: names no database — add /<database> to the URL");
   }
-
-  const region =
-    str("region", "AWS_REGION") ?? (queueUrl ? regionFromQueueUrl(queueUrl) : undefined);
-  if (!region)
-    problems.push(
-      "--region is required (or set AWS_REGION) unless the queue URL names it (sqs.<region>.amazonaws.com)",
-    );
-
-  let waitTimeSeconds: number | undefined;
-  let visibilityTimeoutSeconds: number | undefined;
-  let maxMessages: number | undefined;
-  for (const check of [
-    () =>
-      (waitTimeSeconds = intIn("--wait-seconds", str("wait-seconds", "DC_WAIT_SECONDS"), 0, 20)),
-    () =>
-      (visibilityTimeoutSeconds = intIn(
-        "--visibility-seconds",
-        str("visibility-seconds", "DC_VISIBILITY_SECONDS"),
-        1,
-        43200,
-      )),
-    () => (maxMessages = intIn("--max-messages", str("max-messages", "DC_MAX_MESSAGES"), 1, 10)),
-  ]) {
-    try {
-      check();
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
-  }
-  if (problems.length > 0) throw new UsageError(`${problems.join("\n")}\n${USAGE}`);
+  const healthPort = integer(
+    "health-port",
+    values["health-port"],
+    { min: 0, max: 65535 },
+    o["health-port"].env,
+  );
   return {
-    queueUrl: queueUrlRaw as string,
-    mysqlUrl: mysqlUrlRaw as string,
-    region: region as string,
-    waitTimeSeconds: waitTimeSeconds ?? 20,
-    visibilityTimeoutSeconds,
-    maxMessages: maxMessages ?? 10,
+    queueUrl,
+    region,
+    target: resolved.target,
+    warnings: resolved.warnings,
+    concurrency:
+      integer("concurrency", values.concurrency, { min: 1, max: 64 }, o.concurrency.env) ?? 4,
+    tablePrefix,
+    deletes:
+      choice("deletes", values.deletes, ["tombstone", "apply"] as const, o.deletes.env) ??
+      "tombstone",
+    waitTimeSeconds:
+      integer("wait-seconds", values["wait-seconds"], { min: 0, max: 20 }, o["wait-seconds"].env) ??
+      20,
+    visibilityTimeoutSeconds: integer(
+      "visibility-seconds",
+      values["visibility-seconds"],
+      { min: 1, max: 43_200 },
+      o["visibility-seconds"].env,
+    ),
+    maxMessages:
+      integer("max-messages", values["max-messages"], { min: 1, max: 10 }, o["max-messages"].env) ??
+      10,
+    statusSeconds:
+      integer(
+        "status-seconds",
+        values["status-seconds"],
+        { min: 0, max: 86_400 },
+        o["status-seconds"].env,
+      ) ?? 60,
+    ...(healthPort !== undefined ? { healthPort } : {}),
+    healthHost: values["health-host"] ?? "127.0.0.1",
     ensureSchema: values["skip-schema"] !== true,
   };
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let settings: CliSettings;
-  try {
-    settings = parseCli(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`dc:consume: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+export function usage(): string {
+  return helpText(DC_COMMAND);
+}
+
+async function main(): Promise<number> {
+  const settings = parseCli(process.argv.slice(2));
+  for (const warning of settings.warnings) await writeErr(`dc:consume: warning: ${warning}\n`);
   const logger = createDcLogger();
-  const pool = mysql.createPool({
-    uri: settings.mysqlUrl,
-    charset: "utf8mb4",
-    connectionLimit: 2,
-    timezone: "Z",
+  const started = Date.now();
+  const pool = createDcPool(settings.target, { connectionLimit: settings.concurrency + 2 });
+  onShutdown(() => pool.end().catch(() => undefined));
+  logger.info("DC consumer starting", {
+    mysql: describeTarget(settings.target),
+    passwordFrom: settings.target.passwordSource,
+    queueUrl: settings.queueUrl,
+    region: settings.region,
   });
-  const consumer = startDcConsumer({
+  const consumer: DcConsumer = startDcConsumer({
     client: createSqsClient(settings.region),
     queueUrl: settings.queueUrl,
     pool,
+    concurrency: settings.concurrency,
+    tablePrefix: settings.tablePrefix,
+    deletes: settings.deletes,
     waitTimeSeconds: settings.waitTimeSeconds,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
     maxMessages: settings.maxMessages,
+    statusIntervalMs: settings.statusSeconds * 1000,
     ensureSchema: settings.ensureSchema,
     logger,
   });
-  const shutdown = (signal: string) => {
-    logger.info("shutting down after the in-flight batch", { signal });
-    void consumer.stop();
+  const summary = async (why: string) => {
+    const s = consumer.stats;
+    await writeErr(
+      `dc:consume: stopped (${why}) after ${Math.round((Date.now() - started) / 100) / 10} s: ` +
+        `${s.received} received, ${s.applied} applied, ${s.stale} stale, ${s.tombstones} tombstones, ` +
+        `${s.rowsDeleted} deleted, ${s.parked} parked, ${s.rejected + s.invalid} left for the DLQ, ` +
+        `${s.sqsDeleted} deleted from SQS\n`,
+    );
   };
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  onInterrupt(async () => {
+    await consumer.stop();
+    await summary("signal");
+  });
+  if (settings.healthPort !== undefined) {
+    const health = await startHealthServer({
+      port: settings.healthPort,
+      host: settings.healthHost,
+      status: () => consumer.status(),
+    });
+    onShutdown(() => health.close());
+    logger.info("health endpoint listening", {
+      url: `http://${settings.healthHost}:${health.port}/healthz`,
+      metrics: `http://${settings.healthHost}:${health.port}/metrics`,
+    });
+  }
   try {
     await consumer.done;
-    return 0;
   } catch (error) {
-    logger.error("DC consumer failed", { error: (error as Error).message });
-    return 1;
-  } finally {
-    await pool.end().catch(() => undefined);
+    if (error instanceof DcConfigError) throw new CommandError(error.message, EXIT_CONFIG);
+    throw error;
   }
+  return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error) => {
-      process.stderr.write(`dc:consume: ${(error as Error).stack ?? String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain("dc:consume", main);

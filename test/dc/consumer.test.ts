@@ -1,40 +1,35 @@
+/**
+ * The whole chain with the real handlers and the real DC consumer: an envelope (SCHEMA, UPSERTs,
+ * an UPDATE right after its INSERT, a DELETE) → notify → regional queue → forwarder → FIFO
+ * aggregator → DC mirror table on MariaDB — hostile values intact, duplicate invocations absorbed,
+ * nothing in any DLQ, no row contents in any log line.
+ */
 import { strict as assert } from "assert";
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
-import { ensureDcSchema, startDcConsumer, type DcConsumer } from "../../dc/consumer";
-import { parseCli, UsageError } from "../../dc/cli";
-import { toRelayMessage } from "../../contract/envelope";
-import { handler as forwarderHandler } from "../../lambda/forwarder";
-import { handler as notifyHandler } from "../../lambda/notify";
-import { createLogger } from "../../lambda/lib/observability";
-import { fifoSafeId, relayEntry } from "../../lambda/lib/relay";
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { RelayEnvelope } from "../../contract/envelope";
 import { LAMBDA_ENV } from "../../contract/lambdaEnv";
-import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
+import { createDcPoolFromUrl } from "../../dc/connection";
+import { startDcConsumer, type DcConsumer } from "../../dc/consumer";
 import { pollEventSourceOnce, startLocalSqs, type LocalSqs } from "../../emulators/sqs";
+import { handler as forwarderHandler } from "../../lambda/forwarder";
+import { createLogger } from "../../lambda/lib/observability";
+import { handler as notifyHandler } from "../../lambda/notify";
 import {
   assertNoRowContents,
   captureOutput,
   createTestQueues,
-  drain,
   freshConfig,
-  makeEnvelope,
-  makeRecord,
+  hostileRow,
   queueDepth,
   type Captured,
 } from "../lambda/support";
+import { createScratchDatabase, type ScratchDatabase } from "../support/mysql";
+import { schemaRecord, waitFor } from "./support";
 
 const REGION = "ap-northeast-1";
-const AGG_REGION = "eu-central-1";
 
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-describe("DC consumer and the whole chain (local-aws-sqs + real MariaDB)", function () {
+describe("the whole chain: notify → forwarder → FIFO aggregator → DC mirror table", function () {
+  this.timeout(60_000);
   let sqs: LocalSqs;
   let db: ScratchDatabase;
   let pool: Pool;
@@ -44,55 +39,24 @@ describe("DC consumer and the whole chain (local-aws-sqs + real MariaDB)", funct
 
   before(async () => {
     sqs = await startLocalSqs();
-    db = await createScratchDatabase("dc_consumer");
-    pool = mysql.createPool({ uri: db.url, charset: "utf8mb4", connectionLimit: 4, timezone: "Z" });
-    await ensureDcSchema(pool); // the consumer does it too; done here so queries never race it
+    db = await createScratchDatabase("dc_chain");
+    pool = createDcPoolFromUrl(db.url, 4);
   });
   after(async () => {
+    await consumer?.stop();
+    captured?.restore();
     await pool.end();
     await db.drop();
     await sqs.close();
     process.env = savedEnv;
   });
-  afterEach(async () => {
-    await consumer?.stop();
-    consumer = undefined;
-    captured?.restore();
-    captured = undefined;
-    sqs.setFault(undefined);
-  });
 
-  async function rows(region = REGION): Promise<RowDataPacket[]> {
-    const [result] = await pool.query<RowDataPacket[]>(
-      "SELECT * FROM relay_rows WHERE region = ? ORDER BY row_id",
-      [region],
-    );
-    return result;
-  }
-
-  function consume(
-    client: SQSClient,
-    queueUrl: string,
-    extra: Partial<Parameters<typeof startDcConsumer>[0]> = {},
-  ) {
-    consumer = startDcConsumer({
-      client,
-      queueUrl,
-      pool,
-      waitTimeSeconds: 1, // tests: short polls so stop() and assertions are quick
-      logger: createLogger("order-relay-dc-consumer"),
-      ...extra,
-    });
-    return consumer;
-  }
-
-  it("envelope → notify → regional queue → forwarder → FIFO aggregator → DC rows, hostile values intact, duplicates → one row", async () => {
+  it("delivers every change exactly, in order per row; duplicate invocations and a same-row UPDATE within the dedup window are handled", async () => {
     const config = freshConfig({ regions: [{ region: REGION }] });
-    const client = sqs.client(REGION);
+    const client = sqs.client(REGION, { harness: true });
     const queues = await createTestQueues(client, config);
     const regional = queues.regions[REGION];
-    // The deployed handlers, configured exactly as the program configures them (env only);
-    // the SDK reaches the local server through its standard AWS_ENDPOINT_URL_SQS setting.
+    // The deployed handlers, configured exactly as the program configures them (env only).
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ACCESS_KEY_ID: "local",
@@ -105,13 +69,49 @@ describe("DC consumer and the whole chain (local-aws-sqs + real MariaDB)", funct
       [LAMBDA_ENV.aggregatorRegion]: config.aggregator.region,
       [LAMBDA_ENV.aggregatorFifo]: String(config.aggregator.fifo),
     });
-    const envelope = makeEnvelope(REGION, 1, 25);
+    const columns: [string, string][] = [
+      ["id", "int(11)"],
+      ["customer", "varchar(255)"],
+      ["note", "text"],
+      ["path", "varchar(255)"],
+      ["address", "varchar(255)"],
+      ["item", "varchar(255)"],
+      ["email", "varchar(255)"],
+      ["price", "decimal(10,2)"],
+      ["nested", "json"],
+    ];
+    const at = () => new Date(Date.now() - 1500).toISOString();
+    const row = (i: number) => ({ ...hostileRow(i), price: (12.5 + i).toFixed(2) });
+    const envelope: RelayEnvelope = {
+      region: REGION,
+      records: [
+        schemaRecord("order_data", 1, columns, ["id"]),
+        ...Array.from({ length: 20 }, (_, k) => ({
+          outboxId: 10 + k,
+          table: "order_data",
+          op: "UPSERT" as const,
+          key: { id: k + 1 },
+          occurredAt: at(),
+          row: row(k + 1),
+        })),
+        // The same row updated within the 5-minute dedup window, then another deleted.
+        {
+          outboxId: 40,
+          table: "order_data",
+          op: "UPSERT",
+          key: { id: 3 },
+          occurredAt: at(),
+          row: { ...row(3), item: "updated 🍣" },
+        },
+        { outboxId: 41, table: "order_data", op: "DELETE", key: { id: 4 }, occurredAt: at() },
+      ],
+    };
     captured = captureOutput();
     sqs.resetCalls();
     await notifyHandler(envelope);
-    await notifyHandler(envelope); // Lambda async retry of the same invocation: duplicates
+    await notifyHandler(envelope); // Lambda's async retry of the same invocation: duplicates
     let forwarded = 0;
-    while (forwarded < 50) {
+    while (forwarded < 2 * envelope.records.length) {
       const r = await pollEventSourceOnce({
         client,
         queueUrl: regional.queue.url,
@@ -123,193 +123,59 @@ describe("DC consumer and the whole chain (local-aws-sqs + real MariaDB)", funct
       assert.deepEqual(r.failed, []);
       forwarded += r.received;
     }
-    const c = consume(sqs.client(AGG_REGION), queues.aggregator.queue.url);
-    await waitFor(async () => (await rows()).length === 25 && c.stats.deleted === 25);
-    const text = captured.text();
-    const calls = sqs.calls();
-    captured.restore();
-
-    const stored = await rows();
-    assert.equal(stored.length, 25, "one row per order despite the duplicate invocation");
-    for (const [i, row] of stored.entries()) {
-      const record = envelope.records[i];
-      assert.equal(row.table_name, "order_data");
-      assert.equal(Number(row.row_id), record.rowId);
-      assert.equal(Number(row.outbox_id), record.outboxId);
-      assert.equal(row.dedup_key, `${REGION}:order_data:${record.rowId}`);
-      const json = typeof row.row_json === "string" ? JSON.parse(row.row_json) : row.row_json;
-      assert.deepEqual(json, record.row, "hostile values intact");
-      assert.equal(
-        new Date(`${row.occurred_at.toISOString?.() ?? row.occurred_at}`).getTime(),
-        Date.parse(record.occurredAt),
-      );
-    }
-    assert.equal(c.stats.inserted, 25);
-    assert.equal(c.stats.duplicates, 0, "the FIFO aggregator already dropped the duplicates");
-    assert.deepEqual(await queueDepth(client, queues.aggregator.queue.url), {
-      visible: 0,
-      inFlight: 0,
+    consumer = startDcConsumer({
+      client: sqs.client(config.aggregator.region),
+      queueUrl: queues.aggregator.queue.url,
+      pool,
+      waitTimeSeconds: 1,
+      statusIntervalMs: 0,
+      logger: createLogger("order-relay-dc-consumer"),
     });
-    assertNoRowContents(text);
-    // 2 invocations x 3 SendMessageBatch + 5 forwarder batches; reported for the benchmark.
-    assert.equal(calls.SendMessageBatch, 6 + 5);
-  });
-
-  it("a duplicate that reaches the DC (after the FIFO window) is absorbed by the upsert", async () => {
-    const config = freshConfig({ regions: [{ region: REGION }] });
-    const client = sqs.client(AGG_REGION);
-    const queues = await createTestQueues(client, config);
-    const message = toRelayMessage("us-west-2", makeRecord(7));
-    const entry = relayEntry(message, { fifo: true });
-    await client.send(
-      new SendMessageCommand({
-        QueueUrl: queues.aggregator.queue.url,
-        ...entry,
-        MessageBody: entry.MessageBody!,
-      }),
-    );
-    // Same row, new dedup id: what a redelivery after the 5-minute window looks like.
-    await client.send(
-      new SendMessageCommand({
-        QueueUrl: queues.aggregator.queue.url,
-        ...entry,
-        MessageBody: entry.MessageBody!,
-        MessageDeduplicationId: `${fifoSafeId(message.dedupKey)}-late`,
-      }),
-    );
-    captured = captureOutput();
-    const c = consume(client, queues.aggregator.queue.url);
-    await waitFor(() => c.stats.deleted === 2);
-    captured.restore();
-    const stored = await rows("us-west-2");
-    assert.equal(stored.length, 1);
-    assert.equal(stored[0].deliveries, 2);
-    assert.equal(c.stats.inserted + c.stats.duplicates, 2);
-  });
-
-  it("a poison message is logged, never deleted, lands in the aggregator DLQ after maxReceiveCount; others flow", async () => {
-    const config = freshConfig({ regions: [{ region: REGION }] });
-    const client = sqs.client(AGG_REGION);
-    const queues = await createTestQueues(client, config);
-    const poison = `{"customer":"${"O'Brien DROP TABLE"}", "not": "a relay message"}`;
-    await client.send(
-      new SendMessageCommand({
-        QueueUrl: queues.aggregator.queue.url,
-        MessageBody: poison,
-        MessageGroupId: "p",
-        MessageDeduplicationId: "p",
-      }),
-    );
-    const good = relayEntry(toRelayMessage("sa-east-1", makeRecord(3)), { fifo: true });
-    await client.send(
-      new SendMessageCommand({
-        QueueUrl: queues.aggregator.queue.url,
-        ...good,
-        MessageBody: good.MessageBody!,
-      }),
-    );
-    captured = captureOutput();
-    const c = consume(client, queues.aggregator.queue.url);
+    const c = consumer;
     await waitFor(
-      async () => (await drain(client, queues.aggregator.dlq.url, 1, 100)).length === 1,
-      15_000,
+      () => c.stats.sqsDeleted === envelope.records.length,
+      20_000,
+      "every change at the DC",
     );
+    await consumer.stop();
+    consumer = undefined;
     const text = captured.text();
     captured.restore();
-    assert.equal(c.stats.invalid, config.aggregator.maxReceiveCount);
-    assert.equal((await rows("sa-east-1")).length, 1, "the good message was written");
-    const warnings = text
-      .split("\n")
-      .filter((l) => l.includes("invalid relay message; not deleting it"));
-    assert.equal(
-      warnings.length,
-      config.aggregator.maxReceiveCount,
-      "one clear log line per receive",
-    );
-    assert.match(warnings[0], /"receiveCount":"1"/);
-    assertNoRowContents(text);
-  });
 
-  it("a slow batch keeps its messages invisible (heartbeat) and stop() finishes the in-flight batch", async () => {
-    const config = freshConfig({ regions: [{ region: REGION }] });
-    const client = sqs.client(AGG_REGION);
-    const queues = await createTestQueues(client, config);
-    for (const i of [1, 2, 3]) {
-      const e = relayEntry(toRelayMessage("ca-central-1", makeRecord(i)), { fifo: true });
-      await client.send(
-        new SendMessageCommand({
-          QueueUrl: queues.aggregator.queue.url,
-          ...e,
-          MessageBody: e.MessageBody!,
-        }),
-      );
+    const [rows] = await pool.query<RowDataPacket[]>(
+      "SELECT * FROM order_data WHERE relay_region = ? ORDER BY id",
+      [REGION],
+    );
+    assert.equal(rows.length, 20, "one mirror row per source row despite the duplicate invocation");
+    for (const r of rows) {
+      const expected: Record<string, unknown> =
+        r.id === 3 ? { ...row(3), item: "updated 🍣" } : row(r.id);
+      for (const column of ["customer", "note", "path", "address", "item", "email", "price"]) {
+        assert.equal(
+          r[column],
+          String(expected[column as keyof typeof expected]),
+          `${column} of row ${r.id}`,
+        );
+      }
+      const nested = typeof r.nested === "string" ? JSON.parse(r.nested) : r.nested;
+      assert.deepEqual(nested, expected.nested);
+      assert.equal(r.relay_deleted_at === null, r.id !== 4, "row 4 is a tombstone");
     }
-    let entered!: () => void;
-    const inCommit = new Promise<void>((r) => (entered = r));
-    captured = captureOutput();
-    const c = consume(client, queues.aggregator.queue.url, {
-      // The write takes 2.5 s, the visibility timeout is 1 s: without the heartbeat the
-      // messages would be handed out again meanwhile.
-      beforeCommit: async () => {
-        entered();
-        await new Promise((r) => setTimeout(r, 2500));
-      },
-    });
-    await inCommit;
-    const stopping = c.stop(); // SIGINT/SIGTERM path: must finish this batch first
-    const secondReader = await drain(client, queues.aggregator.queue.url, 1, 1800);
-    assert.equal(secondReader.length, 0, "nothing redelivered while the batch is in flight");
-    await stopping;
-    consumer = undefined;
-    captured.restore();
-    assert.ok(c.stats.heartbeats >= 2, `heartbeats: ${c.stats.heartbeats}`);
-    assert.equal(c.stats.deleted, 3, "committed and deleted before stop() resolved");
-    assert.equal((await rows("ca-central-1")).length, 3);
-    assert.deepEqual(await queueDepth(client, queues.aggregator.queue.url), {
-      visible: 0,
-      inFlight: 0,
-    });
-  });
-});
-
-describe("dc:consume flags", () => {
-  it("explains every missing or bad value at once, without echoing the MySQL URL", () => {
-    assert.throws(
-      () => parseCli(["--wait-seconds", "30", "--mysql-url", "mysql://u:s3cret@h/"], {}),
-      (error: unknown) => {
-        assert.ok(error instanceof UsageError);
-        assert.match(error.message, /--queue-url is required/);
-        assert.match(error.message, /--mysql-url: names no database/);
-        assert.match(error.message, /--region is required/);
-        assert.match(error.message, /--wait-seconds: "30" must be an integer from 0 to 20/);
-        assert.doesNotMatch(error.message, /s3cret/);
-        return true;
-      },
+    assert.equal(
+      rows.find((r) => r.id === 3)!.relay_outbox_id,
+      "40",
+      "the UPDATE passed FIFO dedup",
     );
-    assert.throws(() => parseCli(["--bogus"], {}), /Unknown option '--bogus'/);
-  });
-
-  it("takes flags or env, and the region from an SQS URL", () => {
-    const s = parseCli(
-      [
-        "--queue-url",
-        "https://sqs.eu-central-1.amazonaws.com/123456789012/order-relay-prod-aggregator.fifo",
-        "--mysql-url",
-        "mysql://dc:pw@db.internal:3306/dc",
-        "--wait-seconds",
-        "5",
-      ],
-      {},
+    assert.equal(c.stats.applied + c.stats.stale, 21, JSON.stringify(c.stats));
+    assert.equal(c.stats.tombstones, 1);
+    assert.equal(
+      c.stats.received,
+      envelope.records.length,
+      "the FIFO aggregator dropped the duplicates",
     );
-    assert.equal(s.region, "eu-central-1");
-    assert.equal(s.waitTimeSeconds, 5);
-    assert.equal(s.maxMessages, 10);
-    assert.equal(s.ensureSchema, true);
-    const e = parseCli([], {
-      DC_QUEUE_URL: "http://127.0.0.1:1/000/q",
-      DC_MYSQL_URL: "mysql://root@127.0.0.1/x",
-      AWS_REGION: "us-east-1",
-    });
-    assert.equal(e.waitTimeSeconds, 20);
+    for (const q of [queues.aggregator.queue, queues.aggregator.dlq, regional.dlq]) {
+      assert.deepEqual(await queueDepth(client, q.url), { visible: 0, inFlight: 0 }, q.name);
+    }
+    assertNoRowContents(text);
   });
 });
