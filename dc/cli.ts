@@ -199,11 +199,16 @@ export function parseCli(
   env: NodeJS.ProcessEnv = process.env,
 ): CliSettings {
   const spec = DC_COMMAND;
-  const { values } = parseCommandLine(spec, argv, env);
+  const { values, fromEnv } = parseCommandLine(spec, argv, env);
   const o = spec.options;
+  /** The environment variable a value came from, for messages (undefined: from the flag). */
+  const src = (name: keyof typeof o & string) => {
+    const option = o[name] as { env?: string };
+    return fromEnv.has(name) ? option.env : undefined;
+  };
   const queueUrl = required(
     "queue-url",
-    httpUrl("queue-url", values["queue-url"], o["queue-url"].env),
+    httpUrl("queue-url", values["queue-url"], src("queue-url")),
     o["queue-url"].env,
     "the aggregator queue's URL",
   );
@@ -240,7 +245,7 @@ export function parseCli(
     "health-port",
     values["health-port"],
     { min: 0, max: 65535 },
-    o["health-port"].env,
+    src("health-port"),
   );
   return {
     queueUrl,
@@ -248,29 +253,29 @@ export function parseCli(
     target: resolved.target,
     warnings: resolved.warnings,
     concurrency:
-      integer("concurrency", values.concurrency, { min: 1, max: 64 }, o.concurrency.env) ?? 4,
+      integer("concurrency", values.concurrency, { min: 1, max: 64 }, src("concurrency")) ?? 4,
     tablePrefix,
     deletes:
-      choice("deletes", values.deletes, ["tombstone", "apply"] as const, o.deletes.env) ??
+      choice("deletes", values.deletes, ["tombstone", "apply"] as const, src("deletes")) ??
       "tombstone",
     waitTimeSeconds:
-      integer("wait-seconds", values["wait-seconds"], { min: 0, max: 20 }, o["wait-seconds"].env) ??
+      integer("wait-seconds", values["wait-seconds"], { min: 0, max: 20 }, src("wait-seconds")) ??
       20,
     visibilityTimeoutSeconds: integer(
       "visibility-seconds",
       values["visibility-seconds"],
       { min: 1, max: 43_200 },
-      o["visibility-seconds"].env,
+      src("visibility-seconds"),
     ),
     maxMessages:
-      integer("max-messages", values["max-messages"], { min: 1, max: 10 }, o["max-messages"].env) ??
+      integer("max-messages", values["max-messages"], { min: 1, max: 10 }, src("max-messages")) ??
       10,
     statusSeconds:
       integer(
         "status-seconds",
         values["status-seconds"],
         { min: 0, max: 86_400 },
-        o["status-seconds"].env,
+        src("status-seconds"),
       ) ?? 60,
     ...(healthPort !== undefined ? { healthPort } : {}),
     healthHost: values["health-host"] ?? "127.0.0.1",
