@@ -1,0 +1,99 @@
+/**
+ * The capacity model's arithmetic (bench/capacity-model.ts) on the prod plan with fixed figures:
+ * each hop's orders/s from the measured handler time, the stated round trips and the AWS limit
+ * that bounds it; the region's ceiling is its slowest hop, the stack's the slowest region × the
+ * regions (even split) or a shared hop; the next bottleneck once the first is lifted.
+ */
+import { strict as assert } from "assert";
+import { capacityModel } from "../../bench/capacity-model";
+import type { DispatchFigures } from "../../bench/capacity-dispatch";
+import { describePlan, sqsCallRttMs, type MeasuredHandlers } from "../../offline/cost";
+import { runStack } from "../../offline/engine";
+
+const HANDLERS: MeasuredHandlers = {
+  command: "fixture",
+  rowBytes: 500,
+  messageBytes: 745,
+  notify: { fixedMs: 2, perRecordMs: 0.3, logFixedBytes: 460, logPerRecordBytes: 0 },
+  forwarder: { fixedMs: 3, perRecordMs: 0.1, logFixedBytes: 540, logPerRecordBytes: 6 },
+  heartbeat: { ownMs: 0.3, logBytes: 900 },
+};
+
+const point = (batchSize: number, rows: number) => ({
+  schema: "prod-like" as const,
+  variant: "call-only" as const,
+  rowJsonBytes: 521,
+  batchSize,
+  latencyMs: 25,
+  runs: 3,
+  rowsPerRun: rows,
+  runMs: 930,
+  rowsPerSecondInRun: rows,
+  rowsPerSecondSustained: rows,
+  callsPerRun: rows / batchSize,
+  payloadBytes: 64_000,
+  samples: [{ rows, ms: 900 }],
+  best: { rowsPerRun: rows, runMs: 900, rowsPerSecondInRun: rows, rowsPerSecondSustained: rows },
+});
+
+const DISPATCH: DispatchFigures = {
+  command: "fixture",
+  awsLatencyMs: 25,
+  envelopeCheck: "fixture",
+  points: [point(100, 2000), point(500, 3600)],
+};
+
+describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
+  it("bounds each hop, names the first to saturate and the next one", async () => {
+    const run = await runStack({ stack: "prod" });
+    const plan = describePlan(run);
+    const model = capacityModel({ stack: "prod", plan, handlers: HANDLERS, dispatch: DISPATCH });
+    assert.equal(model.regions.length, 3);
+    for (const region of model.regions) {
+      const hop = (name: RegExp) => region.hops.find((h) => name.test(h.hop))!;
+      // dispatch: the measured best sustained rows/s at the plan's batch (100) and 25 ms calls.
+      assert.equal(hop(/^dispatch/).ordersPerSecond, 2000);
+      // forwarder: maximumConcurrency 10 × 10 messages per (3 + 0.1 × 10 + round trip) ms.
+      const ms = 3 + 1 + sqsCallRttMs(region.region, "ap-northeast-1");
+      assert.ok(Math.abs(hop(/^forwarder/).ordersPerSecond! - (10 * 10) / (ms / 1000)) < 1e-6);
+      // notify: 1,000 concurrent × 100 records per (2 + 30 + 10 round trips) ms, and at most
+      // 10,000 invocations/s (10 × the concurrency quota) × 100 records.
+      const notifyMs = 2 + 0.3 * 100 + 10 * sqsCallRttMs(region.region, region.region);
+      const notify = Math.min((1000 * 100) / (notifyMs / 1000), 10_000 * 100);
+      assert.ok(Math.abs(hop(/^notify/).ordersPerSecond! - notify) < 1e-6);
+      assert.equal(hop(/^regional queue/).ordersPerSecond, Infinity);
+      assert.equal(
+        region.ceiling,
+        Math.min(...region.hops.map((h) => h.ordersPerSecond ?? Infinity)),
+      );
+    }
+    // prod's aggregator is FIFO in high-throughput mode: 9,000 TPS × 10 in ap-northeast-1.
+    assert.equal(model.shared.find((h) => /^aggregator/.test(h.hop))!.ordersPerSecond, 90_000);
+    // eu-west-1's forwarder (215 ms to Tokyo) saturates first: 100 / 0.219 s ≈ 457/s, × 3 regions.
+    const eu = 100 / ((3 + 1 + 215) / 1000);
+    assert.equal(
+      model.firstToSaturate,
+      "eu-west-1: forwarder (event source, maximumConcurrency 10)",
+    );
+    assert.ok(Math.abs(model.evenSplitCeiling! - 3 * eu) < 1e-6);
+    assert.match(model.lift!, /forwarder\.maximumConcurrency/);
+    // Lifted, dispatch is next: 2,000 rows/s per region × 3.
+    assert.equal(model.next?.ceiling, 6000);
+    assert.match(model.next!.bottleneck!, /dispatch/);
+    // The DC consumer's figure comes from the DC-sink issue's benchmark: without it, said so.
+    assert.ok(model.unmeasured.some((u) => /DC consumer/.test(u)));
+  });
+
+  it("takes the DC consumer's rows/s when given and bounds the stack by it", async () => {
+    const run = await runStack({ stack: "prod" });
+    const model = capacityModel({
+      stack: "prod",
+      plan: describePlan(run),
+      handlers: HANDLERS,
+      dispatch: DISPATCH,
+      dc: { rowsPerSecond: 400, processes: 2, command: "fixture" },
+    });
+    assert.equal(model.evenSplitCeiling, 800);
+    assert.match(model.firstToSaturate!, /^DC consumer \(2 processes\)/);
+  });
+});
