@@ -2,13 +2,18 @@
  * The migration runner: one implementation for the Pulumi program, `npm start`, the tests and the
  * CLI (`npm run db:migrate`). Safe to run any number of times. Each run, in this order:
  *
+ * 0. **Checks** — the settings (contract/databaseSettings.ts) and their `tables` against the
+ *    database (sql/capture.ts `checkTables`): an unknown table, a table without a primary key, a
+ *    key column in excludeColumns, a parent.column that does not exist… are refused with one line
+ *    naming the table and the fix, before anything is changed.
  * 1. **Migrations** — `sql/migrations/NNN_*.sql`: tables only (CREATE/ALTER TABLE, seed rows), in
  *    number order, each applied once and tracked with its checksum in `relay_schema_migrations`.
  *    An applied migration is immutable: a changed one is rejected (`ChangedMigrationError`); change
  *    a table with a new, higher-numbered file. Numbers 002–007 are retired (see
- *    `LEGACY_MIGRATIONS`): the next migration is 008.
- * 2. **Local migrations** — `sql/local/NNN_*.sql` (the lambda_async stand-in), only with
- *    `localLambda`, tracked like migrations as `local/NNN_*.sql`. Never in AWS.
+ *    `LEGACY_MIGRATIONS`); 008 turned the outbox into changes by key (relay_tables added).
+ * 2. **Local migrations** — `sql/local/NNN_*.sql` (the lambda_async stand-in, which rejects
+ *    payloads over the async-invoke limit like AWS), only with `localLambda`, tracked like
+ *    migrations as `local/NNN_*.sql`. Never in AWS.
  * 3. **Routines** — `sql/routines/*.sql`: procedures, functions, events and views, re-applied
  *    whenever a file's checksum differs from the one in `relay_schema_routines` (Flyway's
  *    repeatable `R__` migrations), so a routine is edited in place. Each file drops and re-creates
@@ -19,10 +24,16 @@
  *    relay_overdue). An event tick that lands between a DROP and its CREATE fails once and the
  *    next tick runs the new routine (dispatch leaves its rows pending: nothing is lost). Removing
  *    a routine: leave its file with only the DROP statement.
- * 4. **Settings** — the one `DatabaseSettings` object (contract/databaseSettings.ts), validated and
- *    written into `relay_settings` as a whole; relay_purge_event re-scheduled to its interval.
- * 5. **Capture trigger** — generated from `order_data`'s columns by sql/capture.ts (its only
- *    definition), re-created when it differs from the live one, then relay_backfill().
+ * 4. **Settings** — the one `DatabaseSettings` object, validated and written into
+ *    `relay_settings` as a whole (with the contract's payload limits: MAX_RECORD_BYTES,
+ *    ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES); relay_purge_event re-scheduled to its interval.
+ * 5. **Capture** — sql/capture.ts `syncCapture`: relay_tables, the generated INSERT/UPDATE/DELETE
+ *    triggers of every listed table (re-created only when their text changes, without a gap;
+ *    dropped for a table no longer listed), a SCHEMA record when a table's columns changed, and
+ *    the backfill of every table whose backfill is not verified complete (resumed when a previous
+ *    run was interrupted; a backfill that stays incomplete fails the run).
+ * 6. **Resync** (only when asked: `resync: ["t"]`, `db:migrate -- --resync t`) — relay_resync():
+ *    the current state of every row of the table is sent again.
  *
  * Each .sql file is sent as one multi-statement query (no DELIMITER needed: the server parses
  * compound CREATE PROCEDURE bodies itself). Every file is idempotent, so a file interrupted half
@@ -33,9 +44,8 @@
  * `local/001_lambda_async.sql` are byte-for-byte the same files today (same tracking name, same
  * checksum: skipped). The rows for 002–007 are superseded: their procedures, events and views now
  * belong to sql/routines/, which re-creates them on the first run (no `relay_schema_routines` rows
- * yet), and 002's trigger to sql/capture.ts, which keeps it when it already matches the generated
- * text (as it does for the seed schema). The rows stay as history and are otherwise ignored. No
- * table is touched, so no data moves.
+ * yet), and 002's trigger to sql/capture.ts, which replaces it by the capture-by-key triggers;
+ * 008 converts the first release's outbox rows in place (see that file). The rows stay as history.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -46,8 +56,18 @@ import {
   DatabaseSettingsError,
   type DatabaseSettings,
   type DatabaseSettingsInput,
+  type RelayTable,
 } from "../contract/databaseSettings";
-import { captureTriggerBody, syncCaptureTrigger } from "./capture";
+import { ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES, MAX_RECORD_BYTES } from "../contract/envelope";
+import {
+  BackfillIncompleteError,
+  CaptureConfigError,
+  captureFingerprint,
+  checkTables,
+  resyncTable,
+  syncCapture,
+  type CaptureReport,
+} from "./capture";
 
 /** The directory holding migrations/, routines/ and local/. */
 export const SQL_DIR = __dirname;
@@ -60,10 +80,13 @@ export interface MigrateOptions {
   /** Also apply sql/local/ (the lambda_async stand-in). Never in AWS. @default false */
   localLambda?: boolean;
   /**
-   * Create the storefront's `order_data` with the seed schema when it is missing (local runs).
-   * Otherwise a missing table is an error: the storefront package owns it. @default localLambda
+   * Create the storefront's `order_data` with the seed schema when it is listed and missing
+   * (local runs). Otherwise a missing table is an error: the storefront package owns it.
+   * @default localLambda
    */
   createOrderData?: boolean;
+  /** Tables whose current state is sent again after the migration (relay_resync). @default [] */
+  resync?: readonly string[];
   /** Require TLS with the Amazon RDS CA bundle (Aurora has require_secure_transport ON). */
   tls?: boolean;
   log?: (line: string) => void;
@@ -79,6 +102,10 @@ export interface MigrateResult {
   applied: string[];
   /** Files that were already applied with the same checksum. */
   skipped: string[];
+  /** What capture did per listed table (triggers, backfill). */
+  capture: CaptureReport[];
+  /** Rows re-enqueued per table asked for in `resync`. */
+  resynced: { table: string; rows: number }[];
 }
 
 /** Base class of every expected migration failure: `message` is one clear line. */
@@ -205,7 +232,7 @@ export function sqlChecksum(sqlDir: string = SQL_DIR): string {
   const hash = createHash("sha256");
   for (const file of listMigrations(sqlDir)) hash.update(`${file.path}\0${file.checksum}\n`);
   for (const file of listRoutines(sqlDir)) hash.update(`${file.path}\0${file.checksum}\n`);
-  hash.update(`capture\0${sha256(captureTriggerBody(["id", "item"]))}\n`);
+  hash.update(`capture\0${captureFingerprint()}\n`);
   return hash.digest("hex");
 }
 
@@ -332,34 +359,37 @@ export const ORDER_DATA_SEED_SQL = `CREATE TABLE IF NOT EXISTS order_data (
   item VARCHAR(50) NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4`;
 
+/** The tables to capture: the settings' list, or the seed table alone. */
+export const DEFAULT_TABLES: readonly RelayTable[] = [{ name: "order_data", excludeColumns: [] }];
+
 /**
- * The relay attaches to the storefront's `order_data`; in AWS the storefront package creates it
- * (the relay must never create or alter it), locally the seed schema stands in.
+ * The relay attaches to the storefront's tables; in AWS the storefront package creates them (the
+ * relay must never create or alter them), locally the seed `order_data` stands in when listed.
  */
-async function ensureOrderData(
+async function checkStorefront(
   connection: mysql.Connection,
-  create: boolean,
+  tables: readonly RelayTable[],
+  createOrderData: boolean,
   where: string,
+  log: (line: string) => void,
 ): Promise<void> {
-  if (create) {
+  if (createOrderData && tables.some((t) => t.name === "order_data")) {
     await connection.query(ORDER_DATA_SEED_SQL);
-    return;
   }
-  const [tables] = await connection.query<mysql.RowDataPacket[]>(
-    `SELECT 1 FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_data'`,
-  );
-  if (tables.length === 0) {
-    throw new MigrationError(
-      `${where} has no order_data table yet: install the storefront's schema first (it owns ` +
-        "order_data), then run the migration again (`pulumi up` re-runs it); for a local " +
-        "database use --local-lambda or --create-order-data",
-      "NO_ORDER_DATA",
-    );
+  try {
+    for (const warning of await checkTables(connection, tables, where)) log(`warning: ${warning}`);
+  } catch (error) {
+    if (error instanceof CaptureConfigError) {
+      const hint = tables.some((t) => t.name === "order_data")
+        ? " (a local database: --local-lambda or --create-order-data creates the seed order_data)"
+        : "";
+      throw new MigrationError(`${error.message}${hint}`, "INVALID_TABLES");
+    }
+    throw error;
   }
 }
 
-/** Applies migrations, routines, settings and the capture trigger (see the header). */
+/** Checks, migrations, routines, settings, capture and resync (see the header). */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const target = parseMysqlUrl(options.url);
@@ -411,12 +441,15 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
         "LOCKED",
       );
     }
-    await ensureOrderData(
+    const tables = settings.tables ?? DEFAULT_TABLES;
+    await checkStorefront(
       connection,
+      tables,
       options.createOrderData ?? options.localLambda ?? false,
       where,
+      log,
     );
-    const result: MigrateResult = { applied: [], skipped: [] };
+    const result: MigrateResult = { applied: [], skipped: [], capture: [], resynced: [] };
     await applyMigrations(connection, migrations, where, log, result);
     const migrated = result.applied.length;
     await applyRoutines(connection, routines, where, log, result);
@@ -425,13 +458,33 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       `${migrated} migration(s) and ${result.applied.length - migrated} routine file(s) applied, ` +
         `${result.skipped.length} unchanged; settings written`,
     );
-    await syncCaptureTrigger(connection, log);
+    result.capture = await syncCapture(connection, tables, log);
+    for (const table of options.resync ?? []) {
+      if (!tables.some((t) => t.name === table)) {
+        throw new MigrationError(
+          `cannot resync ${table}: it is not listed in order-relay:tables (listed: ${tables.map((t) => t.name).join(", ")})`,
+          "INVALID_OPTION",
+        );
+      }
+      const rows = await resyncTable(connection, table);
+      log(`resync of ${table}: ${rows} row(s) enqueued (a SCHEMA record first)`);
+      result.resynced.push({ table, rows });
+    }
     return result;
   } catch (error) {
     if (error instanceof MigrationError) throw error;
+    if (error instanceof CaptureConfigError)
+      throw new MigrationError(error.message, "INVALID_TABLES");
+    if (error instanceof BackfillIncompleteError) {
+      throw new MigrationError(`${where}: ${error.message}`, "BACKFILL_INCOMPLETE");
+    }
     const e = error as DbError;
+    const hint =
+      e.errno === 1205 || e.errno === 1213
+        ? " (a storefront transaction held the table: run the migration again)"
+        : "";
     throw new MigrationError(
-      `migration of ${where} failed: ${e.sqlMessage ?? e.message ?? String(error)}`,
+      `migration of ${where} failed: ${e.sqlMessage ?? e.message ?? String(error)}${hint}`,
       "FAILED",
     );
   } finally {
@@ -545,18 +598,23 @@ async function writeSettings(
 ): Promise<void> {
   await connection.query(
     `INSERT INTO relay_settings
-       (id, function_arn, region, batch_size, retention_hours, purge_interval_minutes, updated_at)
-     VALUES (1, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+       (id, function_arn, region, batch_size, retention_hours, purge_interval_minutes,
+        max_record_bytes, payload_limit_bytes, updated_at)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
      ON DUPLICATE KEY UPDATE
        function_arn = VALUES(function_arn), region = VALUES(region),
        batch_size = VALUES(batch_size), retention_hours = VALUES(retention_hours),
-       purge_interval_minutes = VALUES(purge_interval_minutes), updated_at = VALUES(updated_at)`,
+       purge_interval_minutes = VALUES(purge_interval_minutes),
+       max_record_bytes = VALUES(max_record_bytes),
+       payload_limit_bytes = VALUES(payload_limit_bytes), updated_at = VALUES(updated_at)`,
     [
       settings.functionArn,
       settings.region,
       settings.dispatchBatchSize,
       settings.retentionHours.toFixed(6),
       settings.purgeIntervalMinutes,
+      MAX_RECORD_BYTES,
+      ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
     ],
   );
   // Event schedules cannot read a table: the one templated value, a validated whole number.

@@ -1,25 +1,50 @@
--- relay_dispatch(): hands committed, not yet handed-off outbox rows, oldest first, to the notify
--- function (relay_invoke: lambda_async(<arn>, <envelope JSON>)) and marks them handed off only
--- when the call succeeded. Call it with autocommit on (the event does): every statement then
--- commits on its own, reads only committed rows, and no lock is held while lambda_async runs.
+-- relay_dispatch(): hands committed, not yet handed-off changes from relay_outbox, oldest first,
+-- to the notify function (relay_invoke: lambda_async(<arn>, <envelope JSON>), envelope v2 of
+-- contract/envelope.ts) and marks them handed off only when the call succeeded. Call it with
+-- autocommit on (the event does): every statement then commits on its own and no lock is held
+-- while lambda_async runs.
+--
+-- The outbox holds keys, not rows (sql/capture.ts): for each batch dispatch
+-- 1. takes up to batch_size pending changes in id order (READ COMMITTED, relay_session_begin: an
+--    uncommitted straggler is skipped, not waited for, and never marked);
+-- 2. collapses the changes of one row (same table + key_hash) to the latest, and drops a change
+--    whose row has a later committed change still pending (that one will carry the state): the DC
+--    converges to each row's latest state, in outboxId order;
+-- 3. per table, runs the cheap check (relay_table_check: a hash of information_schema) and, when
+--    the columns changed, rebuilds the table's cached statements; a SCHEMA record (the relayed
+--    columns and their types) goes first whenever the columns differ from the last SCHEMA handed
+--    off (and once after capture is installed);
+-- 4. reads each UPSERT's CURRENT committed row with one prepared INSERT … SELECT per table
+--    through the primary key (typed JSON per relay_columns.sql); an UPSERT whose row is gone goes
+--    as a DELETE (or is skipped when a later change of that row is pending, step 2);
+-- 5. quarantines a record larger than max_record_bytes (MAX_RECORD_BYTES of the contract: it could
+--    never fit one lambda_async payload): recorded on its outbox row with the reason and size,
+--    counted in relay_status and the heartbeat, never blocking later rows, never purged until an
+--    operator resolves it (relay_quarantine.sql). A row's size is estimated before it is encoded,
+--    so a huge BLOB is never turned into a huge string;
+-- 6. caps the payload by bytes (max_payload_bytes for several records; one record alone may use
+--    the whole payload limit) and checks the payload's real length against payload_limit_bytes
+--    (ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES): a batch that is too large is split, never sent blindly
+--    and never stuck;
+-- 7. calls relay_invoke once; on success marks exactly the batch's changes handed off, on failure
+--    records the error and attempt count and stops (the rows stay for the next run).
+--    At-least-once: a crash between the call and the UPDATE resends.
+-- Every statement that writes relay_outbox or reads a storefront table by key starts from the
+-- batch (STRAIGHT_JOIN from the work table, FORCE INDEX (PRIMARY)): whatever the optimizer's
+-- statistics say (a small table is scanned through a join buffer), it never scans relay_outbox — which would lock-wait on a straggler, a row
+-- inside the batch's range whose transaction has not committed yet (tested) — nor a storefront
+-- table.
+-- Tables whose capture is stale (primary key changed, table dropped: relay_tables.stale_reason)
+-- are held back — their changes wait, visible as pending/overdue — and never block other tables.
+-- After the batches, relay_backfill_step() advances running backfills and resyncs a little (an
+-- interrupted backfill resumes, a storefront upgrade's resync proceeds: relay_backfill.sql).
 --
 -- * Never overlaps itself: GET_LOCK('relay_dispatch.<schema>', 0); a second caller returns at once.
 -- * One call drains many batches (bounded by settings dispatch_max_batches / dispatch_max_ms).
--- * A batch is capped by count (batch_size) and by bytes (max_payload_bytes, well under the 256 KiB
---   asynchronous-invoke limit); the first row always goes so a batch is never empty.
--- * Handed-off rows are marked with one UPDATE per batch on exactly the batch's ids (a prepared
---   `id IN (…)` built from the integer ids the batch SELECT returned): a straggler (an id inside
---   the batch's range whose transaction commits later) is neither marked without having been sent
---   nor waited for.
--- * On a lambda_async error (Aurora: ERROR 1873 and friends, reported by relay_invoke as
---   '<errno>: <message>') the error and attempt count are recorded on the rows and in relay_state,
---   and the rows stay for the next run.
--- * Delivery is at-least-once: a crash between a successful call and the UPDATE resends the batch.
---
--- The envelope is assembled with GROUP_CONCAT(... ORDER BY id) of JSON_OBJECT values because
--- MySQL 8.0's JSON_ARRAYAGG has no ORDER BY (MariaDB's has); every element is still produced by
--- JSON_OBJECT, so any value is escaped correctly. JSON_EXTRACT(row_json, '$') embeds the stored row
--- as JSON on both servers (MariaDB would embed a plain text column as a JSON string).
+-- * Work tables are TEMPORARY (per session, no redo); MySQL cannot open one twice in a statement,
+--   so every statement reads each of them once.
+-- * The envelope is assembled with GROUP_CONCAT(… ORDER BY) of JSON_OBJECT values (MySQL 8.0's
+--   JSON_ARRAYAGG has no ORDER BY); JSON_EXTRACT(…, '$') embeds stored JSON as JSON on both servers.
 --
 -- A routine (sql/routines/): edit this file in place, the runner re-applies it when its text
 -- changes. relay_dispatch_event (every second) is defined at the end of this file.
@@ -27,32 +52,50 @@ DROP PROCEDURE IF EXISTS relay_dispatch;
 
 CREATE PROCEDURE relay_dispatch()
   MODIFIES SQL DATA
-  COMMENT 'Hands pending relay_outbox rows to lambda_async in batches'
+  COMMENT 'Hands pending relay_outbox changes to lambda_async in batches'
 proc: BEGIN
   DECLARE v_lock VARCHAR(64) DEFAULT LEFT(CONCAT('relay_dispatch.', DATABASE()), 64);
   DECLARE v_region VARCHAR(64) CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_batch_size INT DEFAULT 100;
   DECLARE v_max_bytes INT DEFAULT 200000;
+  DECLARE v_record_limit INT DEFAULT 261120;
+  DECLARE v_payload_limit INT DEFAULT 262144;
   DECLARE v_max_batches INT DEFAULT 200;
   DECLARE v_max_ms INT DEFAULT 900;
   DECLARE v_started DATETIME(6) DEFAULT SYSDATE(6);
   DECLARE v_batches INT DEFAULT 0;
   DECLARE v_sent INT DEFAULT 0;
+  DECLARE v_rows INT DEFAULT 0;
   DECLARE v_count INT DEFAULT 0;
-  DECLARE v_ids LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_cap BIGINT DEFAULT 0;
+  DECLARE v_head INT DEFAULT 0;
+  DECLARE v_marked INT DEFAULT 0;
+  DECLARE v_quarantined INT DEFAULT 0;
   DECLARE v_records LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_payload LONGTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_failed BOOLEAN DEFAULT FALSE;
   DECLARE v_error VARCHAR(1024) CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_table VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL;
+  DECLARE v_next VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL;
+  DECLARE v_stale VARCHAR(512) CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_sig CHAR(64) DEFAULT NULL;
+  DECLARE v_sent_sig CHAR(64) DEFAULT NULL;
+  DECLARE v_row MEDIUMTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_est MEDIUMTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_match TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_schema_id BIGINT UNSIGNED DEFAULT NULL;
 
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
+    CALL relay_session_end();
     DO RELEASE_LOCK(v_lock);
     RESIGNAL;
   END;
 
-  SELECT region, batch_size, max_payload_bytes, dispatch_max_batches, dispatch_max_ms
-    INTO v_region, v_batch_size, v_max_bytes, v_max_batches, v_max_ms
+  SELECT region, batch_size, max_payload_bytes, max_record_bytes, payload_limit_bytes,
+         dispatch_max_batches, dispatch_max_ms
+    INTO v_region, v_batch_size, v_max_bytes, v_record_limit, v_payload_limit,
+         v_max_batches, v_max_ms
     FROM relay_settings WHERE id = 1;
   IF v_region IS NULL THEN
     SIGNAL SQLSTATE '45000'
@@ -62,63 +105,246 @@ proc: BEGIN
   IF COALESCE(GET_LOCK(v_lock, 0), 0) <> 1 THEN
     LEAVE proc;
   END IF;
+  CALL relay_session_begin();
 
   -- Room for a full batch; GROUP_CONCAT silently truncates at this length.
   SET SESSION group_concat_max_len = 67108864;
+  -- The envelope around the records: {"region": "<region>", "records": [ … ]}.
+  SET v_head = 64 + LENGTH(JSON_QUOTE(v_region));
+
+  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec;
+  -- The batch: one row per pending change; rep = the change that speaks for its row.
+  CREATE TEMPORARY TABLE relay_dw (
+    outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    op VARCHAR(6) NOT NULL,
+    key_json TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+    key_hash BINARY(32) NULL,
+    occurred_at DATETIME(3) NOT NULL,
+    rep BOOLEAN NOT NULL DEFAULT TRUE,
+    held BOOLEAN NOT NULL DEFAULT FALSE,
+    taken BOOLEAN NOT NULL DEFAULT FALSE
+  ) ENGINE = InnoDB;
+  -- The current rows the UPSERTs found (row_json NULL: estimated too large to encode).
+  CREATE TEMPORARY TABLE relay_dr (
+    outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    est BIGINT NULL,
+    row_json LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL
+  ) ENGINE = InnoDB;
+  -- The records, as they go into the envelope.
+  CREATE TEMPORARY TABLE relay_drec (
+    outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    op VARCHAR(6) NOT NULL,
+    sort_key TINYINT NOT NULL,
+    sig CHAR(64) NULL,
+    record LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+    bytes BIGINT NULL,
+    oversized BOOLEAN NOT NULL DEFAULT FALSE
+  ) ENGINE = InnoDB;
 
   dispatch_loop: LOOP
-    SET v_count = 0, v_ids = NULL, v_records = NULL;
+    DELETE FROM relay_dw;
+    DELETE FROM relay_dr;
+    DELETE FROM relay_drec;
+    SET v_count = 0, v_records = NULL, v_payload = NULL, v_quarantined = 0, v_marked = 0;
 
-    SELECT COUNT(*),
-           GROUP_CONCAT(w.id ORDER BY w.id SEPARATOR ','),
-           GROUP_CONCAT(
-             JSON_OBJECT(
-               'outboxId', w.id,
-               'table', w.source_table,
-               'op', 'INSERT',
-               'rowId', w.row_id,
-               'occurredAt', CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
-                                    LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'),
-               'row', JSON_EXTRACT(w.row_json, '$'))
-             ORDER BY w.id SEPARATOR ',')
-      INTO v_count, v_ids, v_records
-      FROM (
-        SELECT c.*,
-               SUM(LENGTH(c.row_json) + 200) OVER (ORDER BY c.id) AS cum_bytes,
-               ROW_NUMBER() OVER (ORDER BY c.id) AS rn
-          FROM (
-            SELECT id, source_table, row_id, occurred_at, row_json
-              FROM relay_outbox
-             WHERE handed_off_at IS NULL
-             ORDER BY id
-             LIMIT v_batch_size
-          ) c
-      ) w
-     -- 200 bytes/record over-estimates the record's JSON around the row; 256 for the envelope head.
-     WHERE w.cum_bytes <= v_max_bytes - 256 OR w.rn = 1;
-
-    IF v_count = 0 THEN
+    INSERT INTO relay_dw (outbox_id, table_name, op, key_json, key_hash, occurred_at, rep)
+      SELECT c.id, c.table_name, c.op, c.key_json, c.key_hash, c.occurred_at,
+             ROW_NUMBER() OVER (PARTITION BY c.table_name, c.op = 'SCHEMA', c.key_hash
+                                ORDER BY c.id DESC) = 1
+        FROM (SELECT o.id, o.table_name, o.op, o.key_json, o.key_hash, o.occurred_at
+                FROM relay_outbox o
+               WHERE o.handed_off_at IS NULL AND o.quarantined_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM relay_tables t
+                                  WHERE t.table_name = o.table_name
+                                    AND t.stale_reason IS NOT NULL)
+               ORDER BY o.id
+               LIMIT v_batch_size) c;
+    SET v_rows = ROW_COUNT();
+    IF v_rows <= 0 THEN
       LEAVE dispatch_loop;
     END IF;
 
-    -- Every record is already a JSON_OBJECT; JSON_EXTRACT(…, '$') turns the ordered list into a
-    -- JSON array that JSON_OBJECT nests as JSON (not as a string) on MySQL 8.0 and MariaDB alike.
-    -- (JSON_ARRAYAGG would do without the brackets, but MySQL 8.0 cannot order it.)
-    SET v_payload = JSON_OBJECT(
-      'region', v_region,
-      'records', JSON_EXTRACT(CONCAT('[', v_records, ']'), '$'));
+    -- A later committed change of the same row is pending (beyond this batch): it carries the
+    -- row's state, this one goes as handed off without a record.
+    UPDATE relay_dw w
+       SET w.rep = FALSE
+     WHERE w.rep AND w.op <> 'SCHEMA'
+       AND EXISTS (SELECT 1 FROM relay_outbox o
+                    WHERE o.key_hash = w.key_hash AND o.table_name = w.table_name
+                      AND o.id > w.outbox_id AND o.handed_off_at IS NULL);
 
-    CALL relay_invoke(v_payload, v_error);
-    SET v_failed = v_error IS NOT NULL;
+    SET v_table = NULL;
+    table_loop: LOOP
+      SET v_next = NULL;
+      SELECT MIN(table_name) INTO v_next FROM relay_dw
+       WHERE rep AND (v_table IS NULL OR table_name > v_table);
+      IF v_next IS NULL THEN
+        LEAVE table_loop;
+      END IF;
+      SET v_table = v_next, v_stale = NULL, v_sig = NULL, v_sent_sig = NULL, v_row = NULL;
+      IF NOT EXISTS (SELECT 1 FROM relay_tables WHERE table_name = v_table) THEN
+        UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
+        ITERATE table_loop;
+      END IF;
+      CALL relay_table_check(v_table);
+      SELECT stale_reason, columns_sig, schema_sent_sig, row_expr, est_expr, key_match
+        INTO v_stale, v_sig, v_sent_sig, v_row, v_est, v_match
+        FROM relay_tables WHERE table_name = v_table;
+      IF v_stale IS NOT NULL OR v_row IS NULL THEN
+        UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
+        UPDATE relay_state
+           SET last_error_at = UTC_TIMESTAMP(6),
+               last_error = LEFT(CONCAT('relay_dispatch: ', v_table, ' held back: ',
+                                        COALESCE(v_stale, 'no cached statement')), 1024)
+         WHERE id = 1;
+        ITERATE table_loop;
+      END IF;
+
+      -- SCHEMA first whenever the relayed columns differ from the last SCHEMA handed off.
+      IF NOT (v_sig <=> v_sent_sig) THEN
+        IF NOT EXISTS (SELECT 1 FROM relay_outbox
+                        WHERE table_name = v_table AND op = 'SCHEMA'
+                          AND handed_off_at IS NULL AND quarantined_at IS NULL) THEN
+          INSERT INTO relay_outbox (table_name, op, key_json, occurred_at)
+            VALUES (v_table, 'SCHEMA', NULL, UTC_TIMESTAMP(3));
+        END IF;
+        INSERT IGNORE INTO relay_dw (outbox_id, table_name, op, key_json, key_hash, occurred_at, rep)
+          SELECT id, table_name, op, NULL, NULL, occurred_at, FALSE
+            FROM relay_outbox
+           WHERE table_name = v_table AND op = 'SCHEMA'
+             AND handed_off_at IS NULL AND quarantined_at IS NULL;
+      END IF;
+      -- One SCHEMA record per table and batch (the latest), with the current columns.
+      SET v_schema_id = NULL;
+      SELECT MAX(outbox_id) INTO v_schema_id FROM relay_dw
+       WHERE table_name = v_table AND op = 'SCHEMA';
+      IF v_schema_id IS NOT NULL THEN
+        UPDATE relay_dw SET rep = (outbox_id = v_schema_id)
+         WHERE table_name = v_table AND op = 'SCHEMA';
+      END IF;
+
+      -- The current committed rows of this table's UPSERTs, through the primary key.
+      SET @relay_dispatch_table = v_table, @relay_dispatch_record_limit = v_record_limit;
+      SET @relay_dispatch_sql = CONCAT(
+        'INSERT INTO relay_dr (outbox_id, est, row_json) SELECT k.outbox_id, ', v_est,
+        ', IF(', v_est, ' > @relay_dispatch_record_limit, NULL, ', v_row, ') ',
+        'FROM relay_dw k STRAIGHT_JOIN ', relay_ident(v_table), ' s FORCE INDEX (PRIMARY) ON ',
+        v_match,
+        ' WHERE k.table_name = ? AND k.op = ''UPSERT'' AND k.rep AND NOT k.held');
+      PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
+      EXECUTE relay_dispatch_stmt USING @relay_dispatch_table;
+      DEALLOCATE PREPARE relay_dispatch_stmt;
+    END LOOP table_loop;
+
+    -- The records (SCHEMA first, then changes in outbox order).
+    INSERT INTO relay_drec (outbox_id, table_name, op, sort_key, sig, record, bytes)
+      SELECT w.outbox_id, w.table_name,
+             CASE WHEN w.op = 'SCHEMA' THEN 'SCHEMA'
+                  WHEN w.op = 'UPSERT' AND r.outbox_id IS NOT NULL THEN 'UPSERT'
+                  ELSE 'DELETE' END,
+             IF(w.op = 'SCHEMA', 0, 1),
+             IF(w.op = 'SCHEMA', t.columns_sig, NULL),
+             CASE
+               WHEN w.op = 'SCHEMA' THEN
+                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'SCHEMA',
+                             'occurredAt',
+                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
+                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'),
+                             'schema', JSON_EXTRACT(t.schema_json, '$'))
+               WHEN w.op = 'UPSERT' AND r.outbox_id IS NOT NULL THEN
+                 IF(r.row_json IS NULL, NULL,
+                    JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'UPSERT',
+                                'key', JSON_EXTRACT(w.key_json, '$'),
+                                'occurredAt',
+                                  CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
+                                         LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'),
+                                         'Z'),
+                                'row', JSON_EXTRACT(r.row_json, '$')))
+               ELSE
+                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'DELETE',
+                             'key', JSON_EXTRACT(w.key_json, '$'),
+                             'occurredAt',
+                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
+                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'))
+             END,
+             r.est
+        FROM relay_dw w
+        LEFT JOIN relay_dr r ON r.outbox_id = w.outbox_id
+        LEFT JOIN relay_tables t ON t.table_name = w.table_name
+       WHERE w.rep AND NOT w.held;
+    UPDATE relay_drec SET bytes = LENGTH(record) WHERE record IS NOT NULL;
+    UPDATE relay_drec SET oversized = (record IS NULL OR bytes > v_record_limit);
+
+    -- Too large for any payload: quarantined now, whatever happens to the rest of the batch.
+    UPDATE relay_drec r STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = r.outbox_id
+       SET o.quarantined_at = UTC_TIMESTAMP(6),
+           o.quarantine_bytes = r.bytes,
+           o.quarantine_reason = LEFT(CONCAT(r.op, ' record of ', IF(r.record IS NULL, 'at least ', ''),
+                                             r.bytes, ' bytes exceeds MAX_RECORD_BYTES (',
+                                             v_record_limit, '): one lambda_async payload (',
+                                             v_payload_limit, ' bytes) cannot carry it'), 512),
+           o.attempts = o.attempts + 1,
+           o.last_attempt_at = UTC_TIMESTAMP(6)
+     WHERE r.oversized AND o.handed_off_at IS NULL AND o.quarantined_at IS NULL;
+    SET v_quarantined = ROW_COUNT();
+
+    -- As many records as fit, in order; a payload over the real limit is split.
+    SET v_cap = v_max_bytes;
+    size_loop: LOOP
+      UPDATE relay_dw SET taken = FALSE;
+      UPDATE relay_dw w
+        JOIN (SELECT outbox_id,
+                     SUM(bytes + 2) OVER (ORDER BY sort_key, outbox_id) AS cum,
+                     ROW_NUMBER() OVER (ORDER BY sort_key, outbox_id) AS rn
+                FROM relay_drec WHERE NOT oversized) x ON x.outbox_id = w.outbox_id
+         SET w.taken = (x.cum + v_head <= v_cap OR x.rn = 1);
+      SELECT COUNT(*), GROUP_CONCAT(r.record ORDER BY r.sort_key, r.outbox_id SEPARATOR ',')
+        INTO v_count, v_records
+        FROM relay_drec r JOIN relay_dw w ON w.outbox_id = r.outbox_id
+       WHERE w.taken;
+      IF v_count = 0 THEN
+        SET v_payload = NULL;
+        LEAVE size_loop;
+      END IF;
+      SET v_payload = JSON_OBJECT('region', v_region,
+                                  'records', JSON_EXTRACT(CONCAT('[', v_records, ']'), '$'));
+      IF LENGTH(v_payload) <= v_payload_limit THEN
+        LEAVE size_loop;
+      END IF;
+      IF v_count = 1 THEN
+        UPDATE relay_dw w STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = w.outbox_id
+           SET o.quarantined_at = UTC_TIMESTAMP(6), o.quarantine_bytes = LENGTH(v_payload),
+               o.quarantine_reason = LEFT(CONCAT('payload of ', LENGTH(v_payload),
+                                                 ' bytes with this record alone exceeds the ',
+                                                 v_payload_limit, '-byte lambda_async limit'), 512),
+               o.attempts = o.attempts + 1, o.last_attempt_at = UTC_TIMESTAMP(6)
+         WHERE w.taken;
+        UPDATE relay_drec r JOIN relay_dw w ON w.outbox_id = r.outbox_id
+           SET r.oversized = TRUE
+         WHERE w.taken;
+        SET v_quarantined = v_quarantined + 1;
+      ELSE
+        SET v_cap = LEAST(v_cap, LENGTH(v_payload)) DIV 2;
+      END IF;
+    END LOOP size_loop;
+
+    IF v_quarantined > 0 THEN
+      UPDATE relay_state SET total_quarantined = total_quarantined + v_quarantined WHERE id = 1;
+    END IF;
+
+    SET v_failed = FALSE, v_error = NULL;
+    IF v_count > 0 THEN
+      CALL relay_invoke(v_payload, v_error);
+      SET v_failed = v_error IS NOT NULL;
+    END IF;
 
     IF v_failed THEN
-      SET @relay_dispatch_error = LEFT(v_error, 512);
-      SET @relay_dispatch_sql = CONCAT(
-        'UPDATE relay_outbox SET attempts = attempts + 1, last_attempt_at = UTC_TIMESTAMP(6), ',
-        'last_error = ? WHERE handed_off_at IS NULL AND id IN (', v_ids, ')');
-      PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
-      EXECUTE relay_dispatch_stmt USING @relay_dispatch_error;
-      DEALLOCATE PREPARE relay_dispatch_stmt;
+      UPDATE relay_dw w STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = w.outbox_id
+         SET o.attempts = o.attempts + 1, o.last_attempt_at = UTC_TIMESTAMP(6),
+             o.last_error = LEFT(v_error, 512)
+       WHERE w.taken AND o.handed_off_at IS NULL;
       UPDATE relay_state
          SET last_error_at = UTC_TIMESTAMP(6),
              last_error = v_error,
@@ -128,17 +354,24 @@ proc: BEGIN
       LEAVE dispatch_loop;
     END IF;
 
-    -- Exactly the batch's ids (point lookups on the primary key). A range UPDATE over the
-    -- batch's first..last id would also lock-wait on a straggler: a row inside the range whose
-    -- transaction has not committed yet (tested).
-    SET @relay_dispatch_sql = CONCAT(
-      'UPDATE relay_outbox SET handed_off_at = UTC_TIMESTAMP(6), attempts = attempts + 1, ',
-      'last_attempt_at = UTC_TIMESTAMP(6) WHERE handed_off_at IS NULL AND id IN (', v_ids, ')');
-    PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
-    EXECUTE relay_dispatch_stmt;
-    DEALLOCATE PREPARE relay_dispatch_stmt;
+    -- Handed off: the records sent and the changes they cover (collapsed or superseded ones).
+    -- A join on the batch's ids: point updates, never a range lock over a straggler.
+    UPDATE relay_dw w STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = w.outbox_id
+       SET o.handed_off_at = UTC_TIMESTAMP(6), o.attempts = o.attempts + 1,
+           o.last_attempt_at = UTC_TIMESTAMP(6)
+     WHERE (w.taken OR (NOT w.rep AND NOT w.held))
+       AND o.handed_off_at IS NULL AND o.quarantined_at IS NULL;
+    SET v_marked = ROW_COUNT();
+    UPDATE relay_tables t
+      JOIN relay_drec r ON r.table_name = t.table_name AND r.op = 'SCHEMA'
+      JOIN relay_dw w ON w.outbox_id = r.outbox_id
+       SET t.schema_sent_sig = r.sig, t.schema_sent_at = UTC_TIMESTAMP(6)
+     WHERE w.taken;
 
-    SET v_batches = v_batches + 1, v_sent = v_sent + v_count;
+    SET v_batches = v_batches + IF(v_count > 0, 1, 0), v_sent = v_sent + v_count;
+    IF v_marked = 0 AND v_quarantined = 0 THEN
+      LEAVE dispatch_loop; -- everything left is held back: no progress possible now
+    END IF;
     IF v_batches >= v_max_batches
        OR TIMESTAMPDIFF(MICROSECOND, v_started, SYSDATE(6)) >= v_max_ms * 1000 THEN
       LEAVE dispatch_loop;
@@ -154,6 +387,10 @@ proc: BEGIN
          consecutive_failures = IF(v_failed, consecutive_failures, 0)
    WHERE id = 1;
 
+  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec;
+  -- Running backfills and resyncs go on a few chunks per run (relay_backfill.sql).
+  CALL relay_backfill_step();
+  CALL relay_session_end();
   DO RELEASE_LOCK(v_lock);
 END;
 
@@ -166,5 +403,5 @@ CREATE EVENT relay_dispatch_event
   ON SCHEDULE EVERY 1 SECOND
   ON COMPLETION PRESERVE
   ENABLE
-  COMMENT 'order relay: hand pending outbox rows to the notify function'
+  COMMENT 'order relay: hand pending outbox changes to the notify function'
   DO CALL relay_dispatch();

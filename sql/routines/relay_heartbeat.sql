@@ -5,8 +5,11 @@
 -- shows: lambda_async failing (ERROR 1873: endpoint, security group, role association,
 -- AWS_LAMBDA_ACCESS), the event scheduler off, or the database down — when orders pile up in the
 -- outbox and nothing downstream runs at all.
--- Payload: { "region": "...", "heartbeat": { "at": ISO-8601 UTC, "pending": n,
---            "oldestPendingSeconds": n, "overdue": n, "consecutiveFailures": n } }
+-- Payload (relayHeartbeatSchema in contract/envelope.ts): { "region": "...", "heartbeat": {
+--   "at": ISO-8601 UTC, "pending": n, "oldestPendingSeconds": n, "overdue": n,
+--   "consecutiveFailures": n, "quarantined": n (changes too large to send, relay_quarantine.sql),
+--   "purgeFailures": n (purge runs in a row that failed), "backfillIncomplete": n (listed tables
+--   whose backfill is not verified complete) } }, all read from the relay_status view.
 -- A routine (sql/routines/): edit this file in place, the runner re-applies it when its text
 -- changes. relay_heartbeat_event (once a minute) is defined at the end of this file.
 DROP PROCEDURE IF EXISTS relay_heartbeat;
@@ -33,7 +36,10 @@ proc: BEGIN
              'oldestPendingSeconds',
                COALESCE(TIMESTAMPDIFF(SECOND, s.oldest_pending_at, UTC_TIMESTAMP(6)), 0),
              'overdue', s.overdue,
-             'consecutiveFailures', s.consecutive_failures))
+             'consecutiveFailures', s.consecutive_failures,
+             'quarantined', s.quarantined,
+             'purgeFailures', s.purge_failures,
+             'backfillIncomplete', s.backfill_incomplete))
     INTO v_payload
     FROM relay_status s;
 
