@@ -95,6 +95,11 @@ function usageMessage(error: Error, specs: OptionSpecs): string {
   }
   const missing = /Option '(?:-\w, )?(--[^ ]+) <value>' argument missing/.exec(text);
   if (missing) return `${missing[1]} needs a value (see --help)`;
+  const ambiguous = /Option '(?:-\w, )?(--[^ ']+)' argument is ambiguous/.exec(text);
+  if (ambiguous) {
+    const flag = ambiguous[1];
+    return `${flag} needs a value (see --help); a value that starts with "-" is written ${flag}=-…`;
+  }
   const positional = /Unexpected argument '([^']+)'/.exec(text);
   if (positional)
     return `unexpected argument "${positional[1]}" — flags start with -- (see --help)`;
@@ -137,7 +142,10 @@ export function parseCommandLine<O extends OptionSpecs>(
   argv: readonly string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
 ): ParsedCommandLine<O> {
-  if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequested(helpText(spec));
+  // Help wins over every other mistake on the line (but not after `--`, where words are data).
+  const end = argv.indexOf("--");
+  const flags = end >= 0 ? argv.slice(0, end) : argv;
+  if (flags.includes("--help") || flags.includes("-h")) throw new HelpRequested(helpText(spec));
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const [name, option] of Object.entries(spec.options)) {
     options[name] = { type: option.type, ...(option.short ? { short: option.short } : {}) };
@@ -241,14 +249,14 @@ function source(flag: string, env?: string): string {
 export function integer(
   flag: string,
   value: string | undefined,
-  range: { min?: number; max?: number } = {},
+  range: Range = {},
   env?: string,
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === "" || !Number.isInteger(n)) {
     throw new UsageError(
-      `${source(flag, env)} must be a whole number, got "${value}"${rangeText(range)}`,
+      `${source(flag, env)} must be a whole number${rangeText(range)}, got "${value}"`,
     );
   }
   checkRange(flag, value, n, range, env);
@@ -259,14 +267,14 @@ export function integer(
 export function decimal(
   flag: string,
   value: string | undefined,
-  range: { min?: number; max?: number } = {},
+  range: Range = {},
   env?: string,
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) {
     throw new UsageError(
-      `${source(flag, env)} must be a number, got "${value}"${rangeText(range)}`,
+      `${source(flag, env)} must be a number${rangeText(range)}, got "${value}"`,
     );
   }
   checkRange(flag, value, n, range, env);
@@ -304,6 +312,39 @@ export function httpUrl(flag: string, value: string | undefined, env?: string): 
   return value;
 }
 
+/**
+ * A MySQL/MariaDB server URL as mysql2 takes it: `mysql://user[:password]@host[:port]/[database]`
+ * (`mariadb://` too). Only the shape is checked here; whether the server answers is the command's.
+ */
+export function mysqlUrl(
+  flag: string,
+  value: string | undefined,
+  env?: string,
+): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^(mysql|mariadb):$/.test(url.protocol) || !url.hostname) {
+    throw new UsageError(
+      `${source(flag, env)} must look like mysql://user:password@host:3306/, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+/** The environment variable a flag's value came from (for messages), if it did. */
+export function envSource<O extends OptionSpecs>(
+  spec: CommandSpec<O>,
+  parsed: ParsedCommandLine<O>,
+  name: keyof O & string,
+): string | undefined {
+  return parsed.fromEnv.has(name) ? spec.options[name]?.env : undefined;
+}
+
 /** A value the command cannot run without. */
 export function required<T>(flag: string, value: T | undefined, env?: string, hint = ""): T {
   if (value === undefined || value === "") {
@@ -314,21 +355,28 @@ export function required<T>(flag: string, value: T | undefined, env?: string, hi
   return value;
 }
 
-function rangeText({ min, max }: { min?: number; max?: number }): string {
+/** Accepted numbers: `min`/`max` inclusive, `above` exclusive (`{ above: 0 }`: "> 0"). */
+export interface Range {
+  readonly min?: number;
+  readonly max?: number;
+  readonly above?: number;
+}
+
+function rangeText({ min, max, above }: Range): string {
+  if (above !== undefined && max !== undefined) return ` > ${above} and ≤ ${max}`;
+  if (above !== undefined) return ` > ${above}`;
   if (min !== undefined && max !== undefined) return ` in ${min}..${max}`;
   if (min !== undefined) return ` ≥ ${min}`;
   if (max !== undefined) return ` ≤ ${max}`;
   return "";
 }
 
-function checkRange(
-  flag: string,
-  raw: string,
-  n: number,
-  range: { min?: number; max?: number },
-  env?: string,
-): void {
-  if ((range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max)) {
+function checkRange(flag: string, raw: string, n: number, range: Range, env?: string): void {
+  if (
+    (range.min !== undefined && n < range.min) ||
+    (range.max !== undefined && n > range.max) ||
+    (range.above !== undefined && n <= range.above)
+  ) {
     throw new UsageError(`${source(flag, env)} must be${rangeText(range)}, got ${raw}`);
   }
 }
