@@ -2,8 +2,15 @@
  * A private MariaDB server for tests, `npm start` and benchmarks: its own data dir, socket, pid
  * file and TCP port on 127.0.0.1 — never the machine's system service.
  *
- * Uses Debian's `mariadb-server` binaries (`mariadbd`, `mariadb-install-db`). When they are
- * absent and we are root, `ensureMariaDbInstalled()` installs the package with apt-get.
+ * Uses Debian's `mariadb-server` binaries (`mariadbd`, `mariadb-install-db`; MARIADB_BIN_DIR
+ * names another directory holding them). When they are absent and we are root,
+ * `ensureMariaDbInstalled()` installs the package with apt-get.
+ *
+ * Nothing outlives its owner: the server runs in its own process group (a Ctrl-C in the terminal
+ * does not reach it; `mariadbd` ignores SIGINT anyway), is registered with cli/process.ts's
+ * `onShutdown` from the moment it is spawned (SIGINT/SIGTERM stop it cleanly and remove its
+ * directories) and with `onExitSync` as the last resort (SIGKILL and remove, on a forced exit
+ * or a crash). A server that fails to start leaves nothing behind either.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -11,6 +18,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
+import { onExitSync, onShutdown } from "../cli/process";
 
 export interface PrivateMariaDb {
   /** `mysql://root@127.0.0.1:PORT/` (no password; root over TCP from 127.0.0.1 only). */
@@ -46,7 +54,10 @@ export class MariaDbUnavailableError extends Error {
 const SEARCH_DIRS = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/libexec"];
 
 function findBinary(names: string[]): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), ...SEARCH_DIRS];
+  // MARIADB_BIN_DIR: only that directory (a MariaDB unpacked elsewhere; tests use it to hide one).
+  const dirs = process.env.MARIADB_BIN_DIR
+    ? [process.env.MARIADB_BIN_DIR]
+    : [...(process.env.PATH ?? "").split(":").filter(Boolean), ...SEARCH_DIRS];
   for (const name of names) {
     for (const dir of dirs) {
       const candidate = join(dir, name);
@@ -69,9 +80,12 @@ export function ensureMariaDbInstalled(log: (line: string) => void = () => {}): 
   if (serverBinary() && installDbBinary()) return;
   if (!isRoot()) {
     throw new MariaDbUnavailableError(
-      "MariaDB is not installed and we are not root: run `sudo apt-get install -y mariadb-server` " +
-        "(Debian/Ubuntu), or set MYSQL_URL=mysql://user:pass@host:port/ to use an existing " +
-        "MariaDB/MySQL server whose user may create databases.",
+      `MariaDB is not installed (no mariadbd/mariadb-install-db in ${
+        process.env.MARIADB_BIN_DIR
+          ? `MARIADB_BIN_DIR=${process.env.MARIADB_BIN_DIR}`
+          : "PATH or /usr/sbin"
+      }) and we are not root: install mariadb-server (sudo apt-get install -y mariadb-server) ` +
+        "or set MYSQL_URL=mysql://user:password@host:3306/ to use a MariaDB/MySQL server whose user may create databases",
     );
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -117,15 +131,34 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+/** The server's last error-log line that says what went wrong, for a one-line message. */
+function lastError(file: string): string {
+  const lines = tail(file, 40).split("\n");
+  const error = [...lines].reverse().find((l) => /\[(ERROR|FATAL)\]/.test(l)) ?? lines.at(-1) ?? "";
+  return error.replace(/^.*\[(ERROR|FATAL)\]\s*/, "").trim() || "(empty error log)";
+}
+
 /** Starts a private MariaDB; resolves once it accepts TCP connections as root. */
 export async function startPrivateMariaDb(options: StartOptions = {}): Promise<PrivateMariaDb> {
   ensureMariaDbInstalled();
   const mariadbd = serverBinary()!;
   const installDb = installDbBinary()!;
   const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "relay-mariadb-"));
   const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "relay-mariadb-"));
   const runDir = mkdtempSync(join(tmpdir(), "relay-mariadb-run-"));
+  let child: ChildProcess | undefined;
+  /** Every server process spawned that has not exited yet (a restart has two for a moment). */
+  const running = new Set<ChildProcess>();
+  const removeDirs = () => {
+    rmSync(runDir, { recursive: true, force: true });
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  // Last resort (forced exit, crash): kill whatever runs and remove the directories, synchronously.
+  const unhookExit = onExitSync(() => {
+    for (const proc of running) proc.kill("SIGKILL");
+    removeDirs();
+  });
   const socket = join(runDir, "mariadb.sock");
   const pidFile = join(runDir, "mariadb.pid");
   const errorLog = join(runDir, "error.log");
@@ -146,9 +179,10 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     if (init.error || init.status !== 0) {
-      throw new MariaDbUnavailableError(
-        `mariadb-install-db failed: ${init.error?.message ?? init.stderr.toString().trim()}`,
-      );
+      unhookExit();
+      removeDirs();
+      const detail = init.error?.message ?? init.stderr.toString().trim().split("\n").pop();
+      throw new MariaDbUnavailableError(`mariadb-install-db failed: ${detail}`);
     }
   }
 
@@ -173,16 +207,19 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
     ...(options.extraArgs ?? []),
   ];
   const url = `mysql://root@127.0.0.1:${port}/`;
-  let child: ChildProcess | undefined;
+  let stopping = false;
 
   const start = async () => {
-    const proc = spawn(mariadbd, args, { stdio: "ignore", detached: false });
+    // Its own process group: the terminal's Ctrl-C goes to us, and we stop the server in order.
+    const proc = spawn(mariadbd, args, { stdio: "ignore", detached: true });
     child = proc;
+    running.add(proc);
     let ready = false;
     let exited: string | undefined;
     proc.once("exit", (code, signal) => {
+      running.delete(proc);
       exited = `exited with ${signal ?? code}`;
-      if (child === proc && ready) {
+      if (child === proc && ready && !stopping) {
         // Died on its own (not via stop/restart): say so, with the server's own last words.
         console.error(`private MariaDB on port ${port} ${exited}:\n${tail(errorLog)}`);
       }
@@ -191,7 +228,7 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     for (;;) {
       if (exited) {
-        throw new MariaDbUnavailableError(`mariadbd ${exited}:\n${tail(errorLog)}`);
+        throw new MariaDbUnavailableError(`mariadbd ${exited}: ${lastError(errorLog)}`);
       }
       try {
         const connection = await mysql.createConnection({
@@ -202,12 +239,15 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
         });
         await connection.end();
         ready = true;
+        accepting = true;
         return;
       } catch (error) {
         if (Date.now() > deadline) {
           proc.kill("SIGKILL");
           throw new MariaDbUnavailableError(
-            `mariadbd did not accept connections on 127.0.0.1:${port} (${(error as Error).message}):\n${tail(errorLog)}`,
+            `mariadbd did not accept connections on 127.0.0.1:${port} within ${
+              (options.startTimeoutMs ?? 60_000) / 1000
+            } s (${(error as Error).message}; server log: ${lastError(errorLog)})`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -215,36 +255,52 @@ export async function startPrivateMariaDb(options: StartOptions = {}): Promise<P
     }
   };
 
-  const halt = async () => {
+  let accepting = false;
+  /**
+   * Stops the server: SIGTERM (a clean InnoDB shutdown), SIGKILL after `graceMs`. A server that
+   * is still starting ignores SIGTERM until it is up, so it gets SIGKILL at once.
+   */
+  const halt = async (graceMs: number) => {
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), accepting ? graceMs : 0);
       proc.once("exit", () => {
         clearTimeout(timer);
         resolve();
       });
       proc.kill("SIGTERM");
     });
+    accepting = false;
   };
 
-  await start();
-  let stopped = false;
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      // Data that is removed next needs no long clean shutdown.
+      await halt(ownsDataDir ? 5_000 : 60_000);
+      removeDirs();
+      unhookExit();
+      unregister();
+    })());
+  // From the moment the server is spawned: a signal stops it (cleanly) and removes its dirs.
+  const unregister = onShutdown(stop);
+  try {
+    await start();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     url,
     port,
     dataDir,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await halt();
-      rmSync(runDir, { recursive: true, force: true });
-      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop,
     async restart() {
       if (stopped) throw new Error("restart() after stop()");
-      await halt();
+      await halt(60_000);
       await start();
     },
   };
