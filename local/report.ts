@@ -21,12 +21,19 @@ export function formatProgress(progress: Progress): string[] {
 export function formatSummary(report: RunReport): string {
   const s = report.summary;
   const d = report.details;
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const notAtDc = s.inserted - s.delivered;
+  const backlog =
+    `${notAtDc} order(s) not at the DC yet: ${s.pending} still in the relay` +
+    ` (${report.missing.reduce((a, m) => a + m.inOutbox, 0)} in the outbox), ${s.lost} lost`;
   const lines = [
-    report.completed
-      ? `DONE in ${(report.durationMs / 1000).toFixed(1)} s — every inserted order reached the DC`
-      : `TIMED OUT after ${(report.durationMs / 1000).toFixed(1)} s — ${s.lost} order(s) missing`,
+    report.interrupted
+      ? `INTERRUPTED after ${seconds} s — partial summary; ${notAtDc ? backlog : "every order inserted so far reached the DC"}`
+      : report.completed
+        ? `DONE in ${seconds} s — every inserted order reached the DC`
+        : `TIMED OUT after ${seconds} s — ${backlog}`,
     `  stack ${d.stack}, regions ${d.regions.join(", ")}; dispatch/purge driven by ${d.eventsDrivenBy}`,
-    `  inserted ${s.inserted}, delivered ${s.delivered}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order_data rows left ${d.orderDataLeft})`,
+    `  inserted ${s.inserted}, delivered ${s.delivered}, pending ${s.pending}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order_data rows left ${d.orderDataLeft})`,
     `  latency insert→DC p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms; ${s.ordersPerSecond} orders/s`,
     `  SQS calls/order ${s.sqsCallsPerOrder}; Lambda invocations/order ${s.lambdaInvocationsPerOrder} ` +
       `(notify ${d.notify.invocations}, ${d.notify.failures} failed, ${d.notify.toOnFailure} to on-failure DLQ; ` +
@@ -49,8 +56,15 @@ export function formatSummary(report: RunReport): string {
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k}=${n}`)
       .join(", ");
+    const verdict = [
+      m.inOutbox ? `${m.inOutbox} still in the outbox` : "",
+      m.inTransit ? `${m.inTransit} possibly in transit` : "",
+      m.lost ? `${m.lost} lost (nowhere in the relay)` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
     lines.push(
-      `  MISSING ${m.region}: ${m.count} order(s) (row ids ${m.rowIds.slice(0, 10).join(",")}${m.count > 10 ? ",…" : ""}); where: ${where || "nowhere visible (lost)"}`,
+      `  NOT AT THE DC ${m.region}: ${m.count} order(s) (row ids ${m.rowIds.slice(0, 10).join(",")}${m.count > 10 ? ",…" : ""}): ${verdict}; where: ${where || "nowhere visible"}`,
     );
   }
   return lines.join("\n");

@@ -7,7 +7,12 @@
  *
  * `runRelay` starts the stages in local/stages/ in order — databases, queues, lambdas, dc,
  * events, faults, then the load — watches the run and verifies what arrived; everything a stage
- * started is stopped in reverse order when the run ends, however it ends.
+ * started is stopped in reverse order when the run ends, however it ends (a signal included:
+ * the stages' `Cleanup` is registered with cli/process.ts's `onShutdown`).
+ *
+ * With `signal` (the CLI passes cli/process.ts's `interrupted.signal`), an interrupted run stops
+ * early: during set-up it throws `RunInterrupted` naming the stage, once the load runs it stops
+ * the load and returns the report of what happened so far (`interrupted: true`).
  */
 import { startLoadGenerator } from "./loadGenerator";
 import { Cleanup } from "./stages/cleanup";
@@ -77,6 +82,16 @@ export interface RunOptions {
   readonly onProgress?: (progress: Progress) => void;
   readonly progressIntervalMs?: number;
   readonly log?: (line: string) => void;
+  /** Stops the run early (SIGINT/SIGTERM): a partial report, or `RunInterrupted` during set-up. */
+  readonly signal?: AbortSignal;
+}
+
+/** The run was interrupted before the load started: nothing to report but where it stopped. */
+export class RunInterrupted extends Error {
+  constructor(readonly stage: string) {
+    super(`interrupted while starting (${stage})`);
+    this.name = "RunInterrupted";
+  }
 }
 
 /** How long a run may take before it gives up: twice the load, the outages and the retention, plus 30 s. */
@@ -102,8 +117,12 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
   const seedDesign = options.seedDesign !== undefined;
   const cleanup = new Cleanup();
   const started = Date.now();
+  const checkpoint = (stage: string) => {
+    if (options.signal?.aborted) throw new RunInterrupted(stage);
+  };
 
   try {
+    checkpoint("before the databases");
     const databases = await startDatabases(
       {
         config,
@@ -117,6 +136,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       },
       cleanup,
     );
+    checkpoint("databases started");
     const local = await startQueues({ config, visibilitySeconds: visibility, log }, cleanup);
     const lambdas = startLambdas(
       {
@@ -130,6 +150,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       },
       cleanup,
     );
+    checkpoint("queues and Lambdas started");
     await startDc(
       {
         local,
@@ -143,6 +164,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       },
       cleanup,
     );
+    checkpoint("DC consumers started");
     driveEvents(
       {
         regionPools: databases.regionPools,
@@ -193,6 +215,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       waitForPurge: options.retentionSeconds !== undefined,
       onProgress: options.onProgress,
       progressIntervalMs: options.progressIntervalMs ?? 500,
+      signal: options.signal,
     });
     await faults.settled();
     await load.stop();
@@ -210,6 +233,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       started,
       durationMs,
       dbRestarted: faults.dbRestarted,
+      interrupted: options.signal?.aborted ?? false,
     });
   } finally {
     await cleanup.run();

@@ -9,6 +9,7 @@ import { databaseSettingsFor, type RelayConfig } from "../../config/schema";
 import { ensureDcSchema } from "../../dc/consumer";
 import { startPrivateMariaDb, type PrivateMariaDb } from "../../emulators/mariadb";
 import { migrate } from "../../sql/migrate";
+import { CommandError } from "../../cli/process";
 import type { Cleanup } from "./cleanup";
 
 export interface DatabasesOptions {
@@ -59,6 +60,45 @@ function makePool(url: string): mysql.Pool {
   return pool;
 }
 
+/** `user@host:port` of a server URL (no password), for messages. */
+function where(url: string): string {
+  const u = new URL(url);
+  return `${u.username ? `${decodeURIComponent(u.username)}@` : ""}${u.hostname}:${u.port || 3306}`;
+}
+
+/** A connection to the server, or a one-line CommandError that says what to fix. */
+async function connect(url: string, given: boolean): Promise<mysql.Connection> {
+  try {
+    return await mysql.createConnection({ uri: url, connectTimeout: 10_000 });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { sqlMessage?: string };
+    const fix = given
+      ? "start that server or fix --mysql-url / MYSQL_URL (mysql://user:password@host:3306/)"
+      : "the private MariaDB did not answer; try again, or set MYSQL_URL";
+    const reason =
+      e.code === "ECONNREFUSED"
+        ? "connection refused"
+        : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN"
+          ? "unknown host"
+          : e.code === "ETIMEDOUT"
+            ? "timed out"
+            : e.code === "ER_ACCESS_DENIED_ERROR"
+              ? `access denied (${e.sqlMessage ?? e.message})`
+              : (e.sqlMessage ?? e.message ?? String(error)).split("\n")[0];
+    throw new CommandError(
+      `cannot connect to MySQL at ${where(url)}: ${reason} — ${
+        e.code === "ER_ACCESS_DENIED_ERROR" ? "check the user and password in the URL" : fix
+      }`,
+    );
+  }
+}
+
+/** Checks that a given server answers; a one-line CommandError with the fix otherwise. */
+export async function checkServer(url: string): Promise<void> {
+  const c = await connect(urlWithDatabase(url, ""), true);
+  await c.end();
+}
+
 export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Promise<Databases> {
   const { config, log } = o;
   const regions = config.regions.map((r) => r.region);
@@ -74,11 +114,12 @@ export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Pro
     cleanup.defer(() => own.stop());
     serverUrl = server.url;
   } else if (o.restartsServer) {
-    throw new Error(
-      "--restart-db-at-seconds needs the runner's own MariaDB (do not pass a server URL)",
+    throw new CommandError(
+      "--restart-db-at-seconds needs the runner's own MariaDB: drop --mysql-url (and unset MYSQL_URL)",
+      2,
     );
   }
-  const admin = await mysql.createConnection({ uri: urlWithDatabase(serverUrl, "") });
+  const admin = await connect(urlWithDatabase(serverUrl, ""), !server);
   const [schedulerRows] = await admin.query<mysql.RowDataPacket[]>(
     "SELECT @@global.event_scheduler AS s",
   );
@@ -94,15 +135,28 @@ export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Pro
   const regionPools: Record<string, mysql.Pool> = {};
   for (const region of regions) {
     const url = urlWithDatabase(serverUrl, dbName(region));
-    await migrate({
-      url,
-      settings: {
-        ...databaseSettingsFor(config, region),
-        functionArn: o.functionArn(region),
-        ...(o.retentionSeconds !== undefined ? { retentionHours: o.retentionSeconds / 3600 } : {}),
-      },
-      localLambda: true,
-    });
+    try {
+      await migrate({
+        url,
+        settings: {
+          ...databaseSettingsFor(config, region),
+          functionArn: o.functionArn(region),
+          ...(o.retentionSeconds !== undefined
+            ? { retentionHours: o.retentionSeconds / 3600 }
+            : {}),
+        },
+        localLambda: true,
+      });
+    } catch (error) {
+      throw new CommandError(
+        `migrating ${dbName(region)} on ${where(serverUrl)} failed: ${
+          ((error as Error).message ?? String(error)).split("\n")[0]
+        }` +
+          (server
+            ? ""
+            : " (the --mysql-url user needs CREATE, TRIGGER, EVENT and ROUTINE privileges)"),
+      );
+    }
     if (o.afterMigrationSql) {
       const c = await mysql.createConnection({ uri: url, multipleStatements: true });
       try {

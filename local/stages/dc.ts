@@ -11,6 +11,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type mysql from "mysql2/promise";
 import { SERVICE } from "../../contract/metrics";
 import { startDcConsumer } from "../../dc/consumer";
+import { onExitSync } from "../../cli/process";
 import type { Cleanup } from "./cleanup";
 import type { LocalQueues } from "./queues";
 
@@ -83,6 +84,11 @@ function startDcProcesses(o: {
       ),
     );
   }
+  // Last resort (forced exit, crash): no consumer outlives the runner.
+  const unhookExit = onExitSync(() => {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
   return {
     stop: () =>
       Promise.all(
@@ -98,7 +104,7 @@ function startDcProcesses(o: {
               child.kill("SIGTERM");
             }),
         ),
-      ).then(() => undefined),
+      ).then(() => unhookExit()),
   };
 }
 

@@ -1,7 +1,12 @@
 /**
- * Stage: the verdict. What reached the DC against what the load generator inserted: lost orders
- * and where they are (outbox, Lambda, queues, DLQs), duplicates at the DC, latency, throughput,
- * SQS calls and Lambda invocations per order.
+ * Stage: the verdict. What reached the DC against what the load generator inserted: orders not
+ * at the DC and where they are (outbox, Lambda, queues, DLQs), duplicates at the DC, latency,
+ * throughput, SQS calls and Lambda invocations per order.
+ *
+ * An order not at the DC when the run ends (timed out or interrupted) is *pending* while the
+ * relay still holds it — its row is still in the outbox (exact, by row id), or a Lambda event,
+ * queue or DLQ holds as many messages (an upper bound: messages are not opened) — and *lost*
+ * only when nothing in the relay can account for it.
  */
 import type mysql from "mysql2/promise";
 import type { RelayConfig } from "../../config/schema";
@@ -14,7 +19,14 @@ import type { Watched } from "./watch";
 
 export interface Missing {
   readonly region: string;
+  /** Orders of this region not at the DC. */
   readonly count: number;
+  /** Of those, still in the outbox (not handed off yet): exact. */
+  readonly inOutbox: number;
+  /** Of those, possibly in transit (Lambda events, queues, DLQs hold at least as many messages). */
+  readonly inTransit: number;
+  /** The rest: nowhere in the relay. */
+  readonly lost: number;
   readonly rowIds: readonly number[];
   /** Where the missing orders are (counts per place, from the databases and queue depths). */
   readonly where: Record<string, number>;
@@ -24,6 +36,9 @@ export interface RunSummary {
   readonly inserted: number;
   readonly delivered: number;
   readonly duplicatesAtDc: number;
+  /** Not at the DC but still in the relay (outbox, Lambda, queues, DLQs): a timed-out run's backlog. */
+  readonly pending: number;
+  /** Not at the DC and nowhere in the relay. */
   readonly lost: number;
   readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly ordersPerSecond: number;
@@ -34,7 +49,10 @@ export interface RunSummary {
 
 export interface RunReport {
   readonly summary: RunSummary;
+  /** Every inserted order reached the DC (and was purged, with a shortened retention). */
   readonly completed: boolean;
+  /** Stopped early by SIGINT/SIGTERM: the figures cover the run so far. */
+  readonly interrupted: boolean;
   readonly durationMs: number;
   readonly missing: readonly Missing[];
   readonly details: {
@@ -72,6 +90,7 @@ export interface VerifyOptions {
   readonly started: number;
   readonly durationMs: number;
   readonly dbRestarted: boolean;
+  readonly interrupted?: boolean;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -110,18 +129,30 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
       r.region,
       `SELECT COUNT(*) AS n FROM relay_outbox WHERE handed_off_at IS NULL AND row_id IN (${rowIds.join(",")})`,
     );
+    const where = {
+      outboxNotHandedOff: Number(pending?.[0]?.n ?? 0),
+      lambdaInFlightEvents: lambdas.notify.perRegion[r.region]?.inFlight ?? 0,
+      regionalQueueMessages: r.queued,
+      regionalDlqMessages: r.dlq,
+      aggregatorQueueMessages: progress.aggregatorQueued,
+      aggregatorDlqMessages: progress.aggregatorDlq,
+    };
+    const inOutbox = Math.min(rowIds.length, where.outboxNotHandedOff);
+    const transitCapacity =
+      where.lambdaInFlightEvents * config.dispatchBatchSize +
+      where.regionalQueueMessages +
+      where.regionalDlqMessages +
+      where.aggregatorQueueMessages +
+      where.aggregatorDlqMessages;
+    const inTransit = Math.min(rowIds.length - inOutbox, transitCapacity);
     missing.push({
       region: r.region,
       count: rowIds.length,
+      inOutbox,
+      inTransit,
+      lost: rowIds.length - inOutbox - inTransit,
       rowIds: rowIds.slice(0, 50),
-      where: {
-        outboxNotHandedOff: Number(pending?.[0]?.n ?? 0),
-        lambdaInFlightEvents: lambdas.notify.perRegion[r.region]?.inFlight ?? 0,
-        regionalQueueMessages: r.queued,
-        regionalDlqMessages: r.dlq,
-        aggregatorQueueMessages: progress.aggregatorQueued,
-        aggregatorDlqMessages: progress.aggregatorDlq,
-      },
+      where,
     });
   }
   const delivered = inserted.filter((order) => atDc.get(order.region)?.has(order.rowId)).length;
@@ -143,11 +174,13 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
     ? Math.min(...inserted.map((order) => order.insertedAt))
     : started;
   const notifyStats = lambdas.notify.stats;
+  const lost = missing.reduce((a, m) => a + m.lost, 0);
   const summary: RunSummary = {
     inserted: inserted.length,
     delivered,
     duplicatesAtDc: Number(dcStats[0]?.dup ?? 0),
-    lost: inserted.length - delivered,
+    pending: inserted.length - delivered - lost,
+    lost,
     latencyMs: {
       p50: percentile(sorted, 50),
       p95: percentile(sorted, 95),
@@ -164,6 +197,7 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   return {
     summary,
     completed,
+    interrupted: o.interrupted ?? false,
     durationMs,
     missing,
     details: {

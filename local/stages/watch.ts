@@ -53,6 +53,8 @@ export interface WatchOptions {
   readonly waitForPurge: boolean;
   readonly onProgress?: (progress: Progress) => void;
   readonly progressIntervalMs: number;
+  /** Stop watching (an interrupted run): the last snapshot is returned as is. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Watched {
@@ -146,6 +148,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
   for (;;) {
     await sleep(250);
     progress = await snapshot();
+    if (o.signal?.aborted) break;
     if (o.onProgress && Date.now() - lastProgressAt >= o.progressIntervalMs) {
       lastProgressAt = Date.now();
       o.onProgress(progress);

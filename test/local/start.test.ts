@@ -13,7 +13,8 @@ import { queueSpecs } from "../../config/names";
 import { parseConfig, type RelayConfig } from "../../config/schema";
 import { startLambdaService, isInvocationRecord } from "../../local/lambdaService";
 import { runRelay, type RunReport } from "../../local/runner";
-import { parseArgs } from "../../local/start";
+import { formatSummary } from "../../local/report";
+import { parseStartCommandLine } from "../../local/start";
 import { createQueuesFromSpecs, startLocalSqs } from "../../emulators/sqs";
 import { redrive, silentNotify } from "../../ops/redrive";
 import { createScratchDatabase, serverUrl } from "../support/mysql";
@@ -29,6 +30,7 @@ function assertClean(report: RunReport): void {
   const s = report.summary;
   assert.equal(report.completed, true, `run did not complete: ${JSON.stringify(report.missing)}`);
   assert.equal(s.lost, 0);
+  assert.equal(s.pending, 0);
   assert.equal(s.duplicatesAtDc, 0);
   assert.equal(s.delivered, s.inserted);
   assert.ok(s.inserted > 0);
@@ -41,15 +43,31 @@ describe("npm start: the whole relay locally, with faults", function () {
   this.timeout(90_000);
   this.slow(10_000);
 
-  it("parses the CLI flags and rejects bad ones", () => {
-    const args = parseArgs(["--stack", "prod", "--orders", "10", "--fail-rate", "0.2", "--json"]);
+  it("parses the CLI flags (--x v and --x=v, MYSQL_URL) and rejects bad ones", () => {
+    const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseStartCommandLine(argv, env);
+    const args = parse(["--stack=prod", "--orders", "10", "--fail-rate=0.2", "--json"]);
     assert.equal(args.stack, "prod");
     assert.equal(args.orders, 10);
     assert.equal(args.failRate, 0.2);
     assert.equal(args.json, true);
-    assert.throws(() => parseArgs(["--fail-rate", "2"]), /0\.\.1/);
-    assert.throws(() => parseArgs(["--orders", "x"]), /needs a number/);
-    assert.throws(() => parseArgs(["--bogus"]), /unknown option --bogus/);
+    assert.equal(args.redrive, true);
+    assert.equal(parse(["--no-redrive"]).redrive, false);
+    assert.equal(parse([], { MYSQL_URL: "mysql://u@h:3306/" }).mysqlUrl, "mysql://u@h:3306/");
+    assert.equal(
+      parse(["--mysql-url", "mysql://a@b/"], { MYSQL_URL: "mysql://u@h/" }).mysqlUrl,
+      "mysql://a@b/",
+    );
+    assert.throws(() => parse(["--fail-rate", "2"]), /--fail-rate must be in 0\.\.1, got 2/);
+    assert.throws(() => parse(["--orders", "x"]), /--orders must be a whole number ≥ 1, got "x"/);
+    assert.throws(() => parse(["--rate", "0"]), /--rate must be > 0/);
+    assert.throws(() => parse(["--retention-seconds", "-1"]), /--retention-seconds must be ≥ 0/);
+    assert.throws(() => parse(["--bogus"]), /unknown option --bogus/);
+    assert.throws(() => parse(["--mysql-url", "notaurl"]), /must look like mysql:\/\//);
+    assert.throws(() => parse([], { MYSQL_URL: "x" }), /MYSQL_URL \(for --mysql-url\)/);
+    assert.throws(
+      () => parse(["--restart-db-at-seconds", "1"], { MYSQL_URL: "mysql://u@h/" }),
+      /needs the runner's own MariaDB: drop MYSQL_URL/,
+    );
   });
 
   it("plain run via the CLI: --json prints one object, exit 0, nothing lost", () => {
@@ -81,6 +99,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       "latencyMs",
       "lost",
       "ordersPerSecond",
+      "pending",
       "purged",
       "sqsCallsPerOrder",
     ]);
@@ -90,6 +109,33 @@ describe("npm start: the whole relay locally, with faults", function () {
     assert.equal(summary.duplicatesAtDc, 0);
     const latency = summary.latencyMs as { p50: number; p95: number; p99: number };
     assert.ok(latency.p50 > 0 && latency.p50 <= latency.p95 && latency.p95 <= latency.p99);
+  });
+
+  it("a run that times out with rows still in the outbox reports them pending, not lost", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 20,
+      rate: 40,
+      lambdaOutageSeconds: 120, // every lambda_async fails: nothing leaves the outbox
+      faultAtSeconds: 0,
+      timeoutSeconds: 3,
+      mysqlUrl: serverUrl(),
+    });
+    assert.equal(report.completed, false);
+    assert.equal(report.interrupted, false);
+    const s = report.summary;
+    assert.equal(s.inserted, 20);
+    assert.equal(s.delivered, 0);
+    assert.equal(s.lost, 0, "rows in the outbox are not lost");
+    assert.equal(s.pending, 20);
+    assert.equal(report.missing[0]!.inOutbox, 20);
+    const text = formatSummary(report);
+    assert.match(
+      text,
+      /^TIMED OUT after \d+\.\d s — 20 order\(s\) not at the DC yet: 20 still in the relay \(20 in the outbox\), 0 lost/,
+    );
+    assert.match(text, /: 20 still in the outbox; where: outboxNotHandedOff=20/);
+    assert.doesNotMatch(text, /lost \(nowhere/);
   });
 
   it("--fail-rate 0.3 on the 3-region prod stack: notify and forwarder throw, 0 lost, 0 duplicates", async () => {
