@@ -209,6 +209,10 @@ export async function relayRun(options: {
   rate: number;
   orders: number;
   log: (line: string) => void;
+  /** Stop the run early (SIGINT/SIGTERM): the point covers what happened so far. */
+  signal?: AbortSignal;
+  /** Measure on this server instead of a private MariaDB (the flush policy is the server's). */
+  mysqlUrl?: string;
 }): Promise<RelayPoint> {
   const before = machineCpu();
   const runnerBefore = process.cpuUsage();
@@ -234,6 +238,8 @@ export async function relayRun(options: {
     dcConsumers: Number(process.env.BENCH_DC ?? DC_CONSUMERS),
     pollersPerQueue: Number(process.env.BENCH_POLLERS ?? POLLERS_PER_QUEUE),
     mariadbArgs: BENCH_MARIADB_ARGS,
+    signal: options.signal,
+    mysqlUrl: options.mysqlUrl,
     timeoutSeconds: Math.max(120, (options.orders / options.rate) * 6),
     ...(options.design === "seed"
       ? {
@@ -256,6 +262,7 @@ export async function relayRun(options: {
     },
     samples,
   );
+  if (options.signal?.aborted) return p; // a partial run: not a figure, and not logged as one
   options.log(
     `  ${p.design} @${p.offered}/s: ${p.delivered}/${p.inserted} delivered (lost ${p.lost}), ` +
       `p50/p95/p99 ${p.p50}/${p.p95}/${p.p99} ms, inserted ${p.insertedPerSecond}/s, ` +

@@ -1,10 +1,11 @@
 /**
- * `npm run plan -- --stack <name> | --config <file> [--json | --mermaid]`
+ * `npm run plan -- --stack <name> | --config <file> [--json | --mermaid]` (`--help`: every flag)
  *
  * Runs the program on the offline engine and prints what `pulumi up` would create, per region,
  * with key settings and totals. No credentials, no Pulumi CLI. Exit 2 on a bad config.
  */
-import { parseArgs } from "util";
+import { type CommandSpec, type OptionSpecs, parseCommandLine, UsageError } from "../cli/command";
+import { runMain, writeOut } from "../cli/process";
 import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
 import { worstCaseResidence } from "../config/residence";
@@ -196,25 +197,54 @@ export function mermaid(run: OfflineRun, config: RelayConfig): string {
   return lines.join("\n");
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: "string" },
-      config: { type: "string" },
-      json: { type: "boolean", default: false },
-      mermaid: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+export const PLAN_COMMAND = {
+  usage: "npm run plan --",
+  summary:
+    "Runs the Pulumi program on the offline engine (mocks: no credentials, no Pulumi CLI, no " +
+    "plugins) and prints what `pulumi up` would create, per region, with key settings, totals " +
+    "and the worst-case residence of an order in AWS (the privacy window).",
+  options: {
+    stack: {
+      type: "string",
+      value: "NAME",
+      description:
+        "stack to plan: stacks/Pulumi.<NAME>.yaml (with --config: the stack name to use)",
+      defaultText: "dev",
     },
-  });
-  if (values.help) {
-    console.log(
-      "usage: npm run plan -- (--stack <name> | --config <stack yaml>) [--json | --mermaid]",
-    );
-    return 0;
-  }
+    config: {
+      type: "string",
+      value: "FILE",
+      description: "any stack file instead (the stack name comes from Pulumi.<name>.yaml)",
+    },
+    json: {
+      type: "boolean",
+      description:
+        "print { stack, resources: [{ urn, type, name, parent, region, inputs }], outputs } as " +
+        "JSON, and nothing else, on stdout",
+    },
+    mermaid: {
+      type: "boolean",
+      description: "print the stack's architecture as a Mermaid flowchart",
+    },
+  },
+  examples: [
+    "npm run plan -- --stack prod",
+    "npm run plan -- --stack=prod --mermaid",
+    "npm run -s plan -- --stack prod --json | jq '.resources | length'",
+    "npm run plan -- --config path/to/Pulumi.x.yaml",
+  ],
+  notes: [
+    "Use npm run -s (silent) when piping --json or --mermaid: otherwise npm prints its own header " +
+      "lines on stdout first. Exit codes: 0 planned; 1 the program failed on the offline engine " +
+      "(one line; DEBUG=1 for the stack trace); 2 a usage or stack-config error (every problem " +
+      "named with its fix); 130/143 interrupted.",
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
+
+async function main(): Promise<number> {
+  const { values } = parseCommandLine(PLAN_COMMAND);
   if (values.json && values.mermaid) {
-    console.error("plan: choose one of --json and --mermaid");
-    return 2;
+    throw new UsageError("choose one of --json and --mermaid");
   }
   const stackName = values.stack ?? (values.config ? undefined : "dev");
   let file;
@@ -226,8 +256,8 @@ async function main(): Promise<number> {
     config = parseConfig(file.relay, file.stack);
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
+      // One problem: one line; several: one line each.
+      throw new UsageError(error.problems.length === 1 ? error.problems[0]! : error.message);
     }
     throw error;
   }
@@ -241,21 +271,15 @@ async function main(): Promise<number> {
       region: r.region ?? null,
       inputs: r.inputs,
     }));
-    process.stdout.write(
+    await writeOut(
       `${JSON.stringify({ stack: run.stack, resources, outputs: run.outputs }, null, 2)}\n`,
     );
   } else if (values.mermaid) {
-    console.log(mermaid(run, config));
+    await writeOut(`${mermaid(run, config)}\n`);
   } else {
-    console.log(textPlan(run, config));
+    await writeOut(`${textPlan(run, config)}\n`);
   }
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`plan failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) runMain("plan", main);

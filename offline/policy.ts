@@ -7,7 +7,7 @@
  * providers linked; props are wrapped in the runtime's unknown-checking proxy; `notApplicable`,
  * `stackTags` and `getConfig` behave as they do there. Exits 1 on a mandatory violation.
  *
- * The adapter (`runPolicies`) is also what the tests use.
+ * The adapter (`runPolicies`) is also what the tests use. `--help`: every flag.
  */
 import {
   EnforcementLevel,
@@ -17,6 +17,8 @@ import {
   UnknownValueError,
   unknownCheckingProxy,
 } from "@pulumi/policy";
+import { type CommandSpec, type OptionSpecs, parseCommandLine, UsageError } from "../cli/command";
+import { runMain, writeOut } from "../cli/process";
 import type { RecordedResource } from "./engine";
 import { RelayPolicy, policies as packPolicies } from "../policy/rules";
 
@@ -233,50 +235,83 @@ function listRules(policies: readonly RelayPolicy[] = packPolicies): string {
     .join("\n");
 }
 
-function usage(): never {
-  console.error(
-    "usage: npm run policy -- --stack <name> | --config <stack yaml> [--stack <name>] | --list",
-  );
-  process.exit(2);
-}
+export const POLICY_COMMAND = {
+  usage: "npm run policy --",
+  summary:
+    "Runs the CrossGuard policy pack (policy/rules/) over the resources the offline engine " +
+    "records for a stack, the way `pulumi preview --policy-pack policy` would, and prints every " +
+    "violation (mandatory first) and a one-line verdict.",
+  options: {
+    stack: {
+      type: "string",
+      value: "NAME",
+      description:
+        "stack to check: stacks/Pulumi.<NAME>.yaml (with --config: the stack name to use)",
+      defaultText: "dev",
+    },
+    config: {
+      type: "string",
+      value: "FILE",
+      description: "any stack file instead (the stack name comes from Pulumi.<name>.yaml)",
+    },
+    list: {
+      type: "boolean",
+      description: "print every rule (name, source, enforcement level, kind) and exit",
+    },
+  },
+  examples: [
+    "npm run policy -- --stack prod",
+    "npm run policy -- --stack=prod",
+    "npm run policy -- --list",
+  ],
+  notes: [
+    "Exit codes: 0 no mandatory violation; 1 a mandatory violation (or the program failed on the " +
+      "offline engine); 2 a usage or stack-config error; 130/143 interrupted.",
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
 
-async function main(argv: string[]): Promise<number> {
-  const value = (flag: string) => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  if (argv.includes("--list")) {
-    console.log(listRules());
-    console.log(`\n${packPolicies.length} rules`);
+async function main(): Promise<number> {
+  const { values } = parseCommandLine(POLICY_COMMAND);
+  if (values.list) {
+    if (values.stack || values.config) throw new UsageError("--list takes no --stack/--config");
+    await writeOut(`${listRules()}\n\n${packPolicies.length} rules\n`);
     return 0;
   }
-  const stack = value("--stack");
-  const configFile = value("--config");
-  if (!stack && !configFile) usage();
-  const { runStack } = await import("./engine");
+  const { readStackFile, stackFilePath } = await import("../config/load");
+  const { ConfigError, parseConfig } = await import("../config/schema");
+  const { runOffline } = await import("./engine");
+  const stackName = values.stack ?? (values.config ? undefined : "dev");
+  let file;
+  try {
+    file = values.config
+      ? readStackFile(values.config, values.stack)
+      : readStackFile(stackFilePath(stackName!), stackName);
+    // The same validation as the program (and npm run plan): a bad value is a usage error here.
+    parseConfig(file.relay, file.stack);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      // One problem: one line; several: one line each.
+      throw new UsageError(error.problems.length === 1 ? error.problems[0]! : error.message);
+    }
+    throw error;
+  }
   const started = Date.now();
-  const run = await runStack({ stack, configFile });
+  const run = await runOffline({ stack: file.stack, relay: file.relay, other: file.other });
   const result = await runPolicies(run.resources);
   const mandatory = result.violations.filter((v) => v.enforcementLevel === "mandatory");
   const advisory = result.violations.filter((v) => v.enforcementLevel !== "mandatory");
+  const lines: string[] = [];
   for (const v of [...mandatory, ...advisory]) {
-    console.log(`[${v.enforcementLevel}] ${v.policy} (${v.source})${v.urn ? `\n  ${v.urn}` : ""}`);
-    console.log(`  ${v.message.replace(/\n/g, "\n  ")}`);
+    lines.push(`[${v.enforcementLevel}] ${v.policy} (${v.source})${v.urn ? `\n  ${v.urn}` : ""}`);
+    lines.push(`  ${v.message.replace(/\n/g, "\n  ")}`);
   }
-  console.log(
+  lines.push(
     `stack ${run.stack}: ${run.resources.length} resources, ${packPolicies.length} rules, ` +
       `${mandatory.length} mandatory and ${advisory.length} advisory violations ` +
       `(${Date.now() - started} ms)`,
   );
+  await writeOut(`${lines.join("\n")}\n`);
   return mandatory.length > 0 ? 1 : 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runMain("policy", main);

@@ -8,9 +8,10 @@
  *    repeat.
  * A message is deleted from the DLQ only after it was re-sent / re-invoked successfully.
  *
- * CLI (`npm run redrive -- --dlq <url> --to <source queue url> [--region r] [--endpoint url]`):
- * against AWS, or against a local SQS endpoint (also read from AWS_ENDPOINT_URL_SQS). Invocation
- * records are re-invoked with the real notify handler code in-process, sending to `--to`.
+ * CLI (`npm run redrive -- --dlq <url> --to <source queue url> [--region r] [--endpoint url]`,
+ * `--help` for every flag): against AWS, or against a local SQS endpoint (also read from
+ * AWS_ENDPOINT_URL_SQS). Invocation records are re-invoked with the real notify handler code
+ * in-process, sending to `--to`.
  */
 import {
   DeleteMessageCommand,
@@ -20,6 +21,24 @@ import {
 } from "@aws-sdk/client-sqs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import {
+  type CommandSpec,
+  envSource,
+  httpUrl,
+  integer,
+  type OptionSpecs,
+  parseCommandLine,
+  required,
+  UsageError,
+} from "../cli/command";
+import {
+  CommandError,
+  interrupted,
+  onInterrupt,
+  runMain,
+  writeErr,
+  writeOut,
+} from "../cli/process";
 import { METRICS_NAMESPACE, SERVICE, type ServiceName } from "../contract/metrics";
 import { createNotifyHandler } from "../lambda/notify";
 
@@ -33,12 +52,16 @@ export interface RedriveOptions {
   readonly invokeNotify?: (payload: unknown) => Promise<unknown>;
   /** Stop after this many messages. @default unlimited */
   readonly max?: number;
+  /** Stop after the batch in hand (SIGINT/SIGTERM). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RedriveResult {
   readonly moved: number;
   readonly reinvoked: number;
   readonly failed: number;
+  /** Why the last failed message failed (it stays in the DLQ). */
+  readonly lastError?: string;
 }
 
 function isInvocationRecord(value: unknown): value is { requestPayload: unknown } {
@@ -93,12 +116,13 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   let moved = 0;
   let reinvoked = 0;
   let failed = 0;
+  let lastError: string | undefined;
   const max = options.max ?? Number.POSITIVE_INFINITY;
-  while (moved + reinvoked + failed < max) {
+  while (moved + reinvoked + failed < max && !options.signal?.aborted) {
     const received = await client.send(
       new ReceiveMessageCommand({
         QueueUrl: options.dlqUrl,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: Math.min(10, max - moved - reinvoked - failed),
         WaitTimeSeconds: 0,
         VisibilityTimeout: 30,
         AttributeNames: ["All"],
@@ -141,54 +165,149 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
             ReceiptHandle: message.ReceiptHandle,
           }),
         );
-      } catch {
+      } catch (error) {
         failed++;
+        lastError = ((error as Error).message ?? String(error)).split("\n")[0];
       }
     }
   }
-  return { moved, reinvoked, failed };
+  return lastError === undefined
+    ? { moved, reinvoked, failed }
+    : { moved, reinvoked, failed, lastError };
 }
 
-function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`);
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith("--")) throw new Error(`${arg} needs a value`);
-    out[arg.slice(2)] = value;
-    i++;
-  }
-  return out;
-}
+export const REDRIVE_COMMAND = {
+  usage: "npm run redrive --",
+  summary:
+    "Moves what is in a dead-letter queue back to where it came from: relay messages (from a " +
+    "queue's redrive policy) are sent to --to again (FIFO group and dedup ids kept when --to " +
+    "ends in .fifo); notify's on-failure invocation records (RetriesExhausted) are re-run by " +
+    "running the notify handler's code locally, in this process, on the record's original " +
+    "envelope — it sends the records to --to with this machine's AWS credentials (no Lambda is " +
+    "invoked). A message is deleted from the DLQ only after it was re-sent or re-run; " +
+    "everything downstream is idempotent, so a redrive is safe to repeat.",
+  options: {
+    dlq: {
+      type: "string",
+      value: "URL",
+      description: "the dead-letter queue to empty (a stack output: deadLetterQueueUrl)",
+    },
+    to: {
+      type: "string",
+      value: "URL",
+      description: "the source queue its messages go back to (a stack output: queueUrl)",
+    },
+    region: {
+      type: "string",
+      value: "REGION",
+      env: "AWS_REGION",
+      description: "region of the queues",
+      defaultText: "from the queue URL (sqs.<region>.amazonaws.com)",
+    },
+    endpoint: {
+      type: "string",
+      value: "URL",
+      env: "AWS_ENDPOINT_URL_SQS",
+      description: "SQS endpoint (a local SQS server, a VPC endpoint)",
+      defaultText: "the region's public endpoint",
+    },
+    max: {
+      type: "string",
+      value: "N",
+      description: "stop after N messages",
+      defaultText: "until the DLQ is empty",
+    },
+  },
+  examples: [
+    "npm run redrive -- --dlq https://sqs.eu-west-1.amazonaws.com/123456789012/order-relay-prod-eu-west-1-orders-dlq \\",
+    "                   --to  https://sqs.eu-west-1.amazonaws.com/123456789012/order-relay-prod-eu-west-1-orders",
+    "npm run redrive -- --dlq=$DLQ --to=$QUEUE --max 10",
+  ],
+  notes: [
+    "Credentials: the AWS SDK's standard chain (AWS_PROFILE, aws sso login, environment keys, an " +
+      "instance role); they need sqs:ReceiveMessage/DeleteMessage on the DLQ and sqs:SendMessage " +
+      "on --to. Exit codes: 0 everything moved; 1 a message could not be moved (it stays in the " +
+      "DLQ) or SQS could not be reached (one line says why); 2 a usage error; 130/143 " +
+      "interrupted (what was moved so far is printed; a message in hand reappears in the DLQ " +
+      "after its 30 s visibility timeout).",
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  if (!args.dlq || !args.to) {
-    throw new Error(
-      "usage: npm run redrive -- --dlq <DLQ url> --to <source queue url> [--region r] [--endpoint url] [--max n]",
+/** An SQS/SDK failure as one line with the fix. */
+function explainSqsError(error: unknown, endpoint: string | undefined): CommandError {
+  const e = error as { name?: string; code?: string; message?: string; $metadata?: unknown };
+  const text = (e.message ?? String(error)).split("\n")[0];
+  const name = e.name ?? e.code ?? "";
+  if (/CredentialsProviderError|Could not load credentials/i.test(`${name} ${text}`)) {
+    return new CommandError(
+      `no AWS credentials (${text}): run aws sso login, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
     );
   }
-  const client = new SQSClient({
-    ...(args.region ? { region: args.region } : {}),
-    ...(args.endpoint ? { endpoint: args.endpoint } : {}),
-  });
-  const result = await redrive({
-    client,
-    dlqUrl: args.dlq,
-    targetUrl: args.to,
-    fifo: args.to.endsWith(".fifo"),
-    ...(args.max ? { max: Number(args.max) } : {}),
-  });
-  console.log(
-    `redrive: ${result.moved} message(s) moved back to ${args.to}, ${result.reinvoked} notify invocation(s) re-run, ${result.failed} failed`,
-  );
-  if (result.failed > 0) process.exitCode = 1;
+  if (/NonExistentQueue|QueueDoesNotExist/i.test(`${name} ${text}`)) {
+    return new CommandError(
+      `${text}: check --dlq/--to against the stack outputs (pulumi stack output --json)`,
+    );
+  }
+  if (
+    /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|getaddrinfo|connect/i.test(
+      `${e.code ?? ""} ${text}`,
+    )
+  ) {
+    return new CommandError(
+      `cannot reach SQS${endpoint ? ` at ${endpoint}` : ""} (${text}): check --endpoint/AWS_ENDPOINT_URL_SQS, --region and the network`,
+    );
+  }
+  if (/AccessDenied|not authorized/i.test(`${name} ${text}`)) {
+    return new CommandError(
+      `${text}: the credentials need sqs:ReceiveMessage/DeleteMessage on the DLQ and sqs:SendMessage on --to`,
+    );
+  }
+  return new CommandError(`${name ? `${name}: ` : ""}${text}`);
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(`redrive: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(2);
-  });
+async function main(): Promise<number> {
+  const parsed = parseCommandLine(REDRIVE_COMMAND);
+  const v = parsed.values;
+  const dlq = httpUrl("dlq", required("dlq", v.dlq, undefined, "the DLQ's URL"))!;
+  const to = httpUrl("to", required("to", v.to, undefined, "the source queue's URL"))!;
+  const endpoint = httpUrl("endpoint", v.endpoint, envSource(REDRIVE_COMMAND, parsed, "endpoint"));
+  const max = integer("max", v.max, { min: 1 });
+  const region = v.region ?? /^sqs\.([a-z0-9-]+)\.amazonaws\.com/.exec(new URL(to).hostname)?.[1];
+  if (!region) {
+    throw new UsageError("--region is needed: the queue URL does not name one (or set AWS_REGION)");
+  }
+  if (dlq === to) throw new UsageError("--dlq and --to are the same queue");
+  const client = new SQSClient({ region, ...(endpoint ? { endpoint } : {}) });
+  let printed!: () => void;
+  const done = new Promise<void>((resolve) => (printed = resolve));
+  onInterrupt(() => done);
+  try {
+    let result: RedriveResult;
+    try {
+      result = await redrive({
+        client,
+        dlqUrl: dlq,
+        targetUrl: to,
+        fifo: to.endsWith(".fifo"),
+        signal: interrupted.signal,
+        ...(max !== undefined ? { max } : {}),
+      });
+    } catch (error) {
+      throw explainSqsError(error, endpoint);
+    }
+    await writeOut(
+      `redrive${interrupted.signal.aborted ? " (interrupted)" : ""}: ${result.moved} message(s) moved back to ${to}, ` +
+        `${result.reinvoked} notify invocation record(s) re-run locally, ${result.failed} failed` +
+        (result.failed > 0 ? " (still in the DLQ; run again, or DEBUG=1 for why)" : "") +
+        "\n",
+    );
+    if (result.failed > 0 && result.lastError) {
+      await writeErr(`redrive: last failure: ${result.lastError}\n`);
+    }
+    return result.failed > 0 ? 1 : 0;
+  } finally {
+    printed();
+  }
 }
+
+if (require.main === module) runMain("redrive", main);
