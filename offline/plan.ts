@@ -1,14 +1,22 @@
 /**
- * `npm run plan -- --stack <name> | --config <file> [--json | --mermaid]` (`--help`: every flag)
+ * `npm run plan -- --stack <name> | --config <file> [--json | --mermaid]`
+ * `[--cost --orders-per-day N]` (`--help`: every flag)
  *
  * Runs the program on the offline engine and prints what `pulumi up` would create, per region,
  * with key settings and totals. No credentials, no Pulumi CLI. Exit 2 on a bad config.
  */
-import { type CommandSpec, type OptionSpecs, parseCommandLine, UsageError } from "../cli/command";
+import {
+  type CommandSpec,
+  type OptionSpecs,
+  integer,
+  parseCommandLine,
+  UsageError,
+} from "../cli/command";
 import { runMain, writeOut } from "../cli/process";
 import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
 import { worstCaseResidence } from "../config/residence";
+import { costJson, costOfRun, formatCost } from "./cost";
 import { OfflineRun, RecordedResource, runOffline } from "./engine";
 
 /** The few settings per type that tell a reviewer what will be built. */
@@ -226,12 +234,25 @@ export const PLAN_COMMAND = {
       type: "boolean",
       description: "print the stack's architecture as a Mermaid flowchart",
     },
+    cost: {
+      type: "boolean",
+      description:
+        "print the stack's monthly cost instead of the resource list (per region, each line item " +
+        "with its unit price and source, the seed design beside it; offline/cost.ts); with " +
+        "--json, a `cost` object is added",
+    },
+    "orders-per-day": {
+      type: "string",
+      value: "N",
+      description: "orders a day over the whole stack, split evenly over its regions (with --cost)",
+    },
   },
   examples: [
     "npm run plan -- --stack prod",
     "npm run plan -- --stack=prod --mermaid",
     "npm run -s plan -- --stack prod --json | jq '.resources | length'",
     "npm run plan -- --config path/to/Pulumi.x.yaml",
+    "npm run plan -- --stack prod --cost --orders-per-day 100000",
   ],
   notes: [
     "Use npm run -s (silent) when piping --json or --mermaid: otherwise npm prints its own header " +
@@ -246,6 +267,17 @@ async function main(): Promise<number> {
   if (values.json && values.mermaid) {
     throw new UsageError("choose one of --json and --mermaid");
   }
+  const ordersPerDay = integer("orders-per-day", values["orders-per-day"], {
+    min: 0,
+    max: 1_000_000_000,
+  });
+  if (values.cost && ordersPerDay === undefined) {
+    throw new UsageError("--cost needs --orders-per-day N, e.g. --orders-per-day 100000");
+  }
+  if (ordersPerDay !== undefined && !values.cost) {
+    throw new UsageError("--orders-per-day is for --cost: add --cost");
+  }
+  if (values.cost && values.mermaid) throw new UsageError("choose one of --cost and --mermaid");
   const stackName = values.stack ?? (values.config ? undefined : "dev");
   let file;
   let config: RelayConfig;
@@ -262,6 +294,7 @@ async function main(): Promise<number> {
     throw error;
   }
   const run = await runOffline({ stack: file.stack, relay: file.relay, other: file.other });
+  const cost = values.cost ? costOfRun(run, { ordersPerDay: ordersPerDay! }) : undefined;
   if (values.json) {
     const resources = run.resources.map((r) => ({
       urn: r.urn,
@@ -271,11 +304,12 @@ async function main(): Promise<number> {
       region: r.region ?? null,
       inputs: r.inputs,
     }));
-    await writeOut(
-      `${JSON.stringify({ stack: run.stack, resources, outputs: run.outputs }, null, 2)}\n`,
-    );
+    const plan = { stack: run.stack, resources, outputs: run.outputs };
+    await writeOut(`${JSON.stringify(cost ? { ...plan, cost: costJson(cost) } : plan, null, 2)}\n`);
   } else if (values.mermaid) {
     await writeOut(`${mermaid(run, config)}\n`);
+  } else if (cost) {
+    await writeOut(`${formatCost(cost)}\n`);
   } else {
     await writeOut(`${textPlan(run, config)}\n`);
   }
