@@ -10,8 +10,28 @@
 --   "consecutiveFailures": n, "quarantined": n (changes too large to send, relay_quarantine.sql),
 --   "purgeFailures": n (purge runs in a row that failed), "backfillIncomplete": n (listed tables
 --   whose backfill is not verified complete) } }, all read from the relay_status view.
+-- Before reading it, relay_capture_check() makes sure every listed table still has its three
+-- capture triggers: a table dropped and re-created by a storefront upgrade loses them (and its
+-- changes would go unseen); it is then reported as an incomplete backfill (backfill_error says
+-- why), which raises the alarm, until db:migrate reinstalls capture and backfills the table.
 -- A routine (sql/routines/): edit this file in place, the runner re-applies it when its text
 -- changes. relay_heartbeat_event (once a minute) is defined at the end of this file.
+DROP PROCEDURE IF EXISTS relay_capture_check;
+
+CREATE PROCEDURE relay_capture_check()
+  MODIFIES SQL DATA
+  COMMENT 'Reports listed tables whose capture triggers are missing as incomplete backfills'
+BEGIN
+  UPDATE relay_tables t
+     SET t.backfill_state = 'incomplete',
+         t.backfill_error = 'capture triggers missing (the table was re-created?): run db:migrate',
+         t.updated_at = UTC_TIMESTAMP(6)
+   WHERE t.listed
+     AND (SELECT COUNT(*) FROM information_schema.TRIGGERS g
+           WHERE g.TRIGGER_SCHEMA = DATABASE() AND g.EVENT_OBJECT_TABLE = t.table_name
+             AND g.TRIGGER_NAME LIKE 'relay\\_%') < 3;
+END;
+
 DROP PROCEDURE IF EXISTS relay_heartbeat;
 
 CREATE PROCEDURE relay_heartbeat()
@@ -26,6 +46,7 @@ proc: BEGIN
   IF v_region IS NULL THEN
     LEAVE proc;
   END IF;
+  CALL relay_capture_check();
 
   SELECT JSON_OBJECT(
            'region', v_region,
