@@ -11,10 +11,13 @@ import { REGION, relayDb, type RelayDb } from "./relay-db";
 describe("sql: relay_heartbeat (real MariaDB)", function () {
   this.timeout(30_000);
   let r: RelayDb;
-  beforeEach(async () => {
+  before(async () => {
     r = await relayDb("relay_heartbeat");
   });
-  afterEach(async () => {
+  beforeEach(async () => {
+    await r.reset();
+  });
+  after(async () => {
     await r.close();
   });
 
@@ -25,7 +28,9 @@ describe("sql: relay_heartbeat (real MariaDB)", function () {
     return rows.map((row) => JSON.parse(String(row.payload)) as unknown);
   }
 
-  it("sends pending, oldest pending age, overdue and failures, validated by the Lambda side", async () => {
+  it("sends pending, oldest pending age, overdue, failures, quarantined, purge failures and incomplete backfills, validated by the Lambda side", async () => {
+    await r.sql.query("CALL relay_dispatch()"); // the install-time SCHEMA record
+    await r.sql.query("DELETE FROM lambda_invocations");
     await r.sql.query("INSERT INTO order_data (item) VALUES ('a'), ('b')");
     await r.sql.query(
       "UPDATE relay_outbox SET occurred_at = UTC_TIMESTAMP(6) - INTERVAL 90 SECOND",
@@ -39,8 +44,24 @@ describe("sql: relay_heartbeat (real MariaDB)", function () {
     assert.ok(heartbeat.heartbeat.oldestPendingSeconds >= 90, JSON.stringify(heartbeat));
     assert.strictEqual(heartbeat.heartbeat.overdue, 0);
     assert.strictEqual(heartbeat.heartbeat.consecutiveFailures, 0);
+    assert.strictEqual(heartbeat.heartbeat.quarantined, 0);
+    assert.strictEqual(heartbeat.heartbeat.purgeFailures, 0);
+    assert.strictEqual(heartbeat.heartbeat.backfillIncomplete, 0);
     assert.ok(Math.abs(Date.parse(heartbeat.heartbeat.at) - Date.now()) < 60_000);
     assert.strictEqual(await r.count("relay_state", "last_heartbeat_at IS NOT NULL"), 1);
+
+    // Each new field comes from relay_status (whose sources the storefront suite exercises).
+    await r.sql.query(
+      "UPDATE relay_outbox SET quarantined_at = UTC_TIMESTAMP(6) WHERE op = 'UPSERT' ORDER BY id LIMIT 1",
+    );
+    await r.sql.query("UPDATE relay_state SET purge_consecutive_failures = 3");
+    await r.sql.query("UPDATE relay_tables SET backfill_state = 'running'");
+    await r.sql.query("CALL relay_heartbeat()");
+    const next = parseHeartbeat((await heartbeats())[1]).heartbeat;
+    assert.deepStrictEqual(
+      [next.pending, next.quarantined, next.purgeFailures, next.backfillIncomplete],
+      [1, 1, 3, 1],
+    );
   });
 
   it("a heartbeat lambda_async cannot send is recorded and not retried", async () => {

@@ -26,14 +26,19 @@ const ROOT = join(__dirname, "..", "..");
 
 const ROUTINES = [
   "routines/relay_backfill.sql",
+  "routines/relay_columns.sql",
   "routines/relay_dispatch.sql",
   "routines/relay_heartbeat.sql",
   "routines/relay_invoke.sql",
   "routines/relay_overdue.sql",
   "routines/relay_purge.sql",
+  "routines/relay_quarantine.sql",
+  "routines/relay_session.sql",
   "routines/relay_status.sql",
 ];
-const ALL_FILES = ["migrations/001_relay_tables.sql", "local/001_lambda_async.sql", ...ROUTINES];
+const MIGRATIONS = ["migrations/001_relay_tables.sql", "migrations/008_relay_capture_by_key.sql"];
+const LOCAL = ["local/001_lambda_async.sql", "local/002_lambda_async_limit.sql"];
+const ALL_FILES = [...MIGRATIONS, ...LOCAL, ...ROUTINES];
 
 interface CliResult {
   code: number | null;
@@ -75,10 +80,13 @@ function copySqlDir(): string {
 describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () {
   this.timeout(30_000);
   let r: RelayDb;
-  beforeEach(async () => {
+  before(async () => {
     r = await relayDb("relay_migrate");
   });
-  afterEach(async () => {
+  beforeEach(async () => {
+    await r.reset();
+  });
+  after(async () => {
     await r.close();
   });
 
@@ -95,7 +103,12 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     const before = await tracking();
     assert.deepEqual(
       before.migrations.map((row) => row.name),
-      ["001_relay_tables.sql", "local/001_lambda_async.sql"],
+      [
+        "001_relay_tables.sql",
+        "008_relay_capture_by_key.sql",
+        "local/001_lambda_async.sql",
+        "local/002_lambda_async_limit.sql",
+      ],
     );
     assert.deepEqual(
       before.routines.map((row) => `routines/${row.name}`),
@@ -112,7 +125,10 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     const reapplied = await r.migrate();
     assert.deepEqual(reapplied.applied, ALL_FILES);
     assert.equal(await r.count("order_data"), 1);
-    assert.equal(await r.count("relay_outbox"), 1);
+    assert.equal(await r.count("relay_outbox", "op = 'UPSERT'"), 1);
+    assert.deepEqual(reapplied.capture, [
+      { table: "order_data", triggers: "unchanged", keyColumns: ["id"] },
+    ]);
   });
 
   it("creates the trigger, procedures, events and views; all are defined by the migrating user", async () => {
@@ -123,24 +139,45 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
        UNION ALL SELECT 'view', TABLE_NAME, DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
        ORDER BY 1, 2`,
     );
-    assert.deepEqual(
-      objects.map((o) => `${o.kind}:${o.name}`),
-      [
-        "event:relay_dispatch_event",
-        "event:relay_heartbeat_event",
-        "event:relay_purge_event",
-        "routine:lambda_async",
-        "routine:local_lambda_fail",
-        "routine:relay_backfill",
-        "routine:relay_dispatch",
-        "routine:relay_heartbeat",
-        "routine:relay_invoke",
-        "routine:relay_purge",
-        "trigger:relay_order_data_after_insert",
-        "view:relay_overdue",
-        "view:relay_status",
-      ],
+    const names = objects.map(
+      (o) => `${o.kind}:${String(o.name).replace(/_[0-9a-f]{8}$/, "_<hash>")}`,
     );
+    assert.deepEqual(names, [
+      "event:relay_dispatch_event",
+      "event:relay_heartbeat_event",
+      "event:relay_purge_event",
+      "routine:lambda_async",
+      "routine:local_lambda_fail",
+      "routine:relay_backfill",
+      "routine:relay_backfill_step",
+      "routine:relay_backfill_table",
+      "routine:relay_capture_check",
+      "routine:relay_columns_sig",
+      "routine:relay_dispatch",
+      "routine:relay_heartbeat",
+      "routine:relay_ident",
+      "routine:relay_invoke",
+      "routine:relay_is_base64_type",
+      "routine:relay_is_mariadb",
+      "routine:relay_json_columns",
+      "routine:relay_json_member",
+      "routine:relay_key_decode_expr",
+      "routine:relay_key_expr",
+      "routine:relay_purge",
+      "routine:relay_release_quarantine",
+      "routine:relay_resync",
+      "routine:relay_session_begin",
+      "routine:relay_session_end",
+      "routine:relay_skip_quarantine",
+      "routine:relay_table_check",
+      "routine:relay_table_refresh",
+      "routine:relay_value_expr",
+      "trigger:relay_del_order_data_<hash>",
+      "trigger:relay_ins_order_data_<hash>",
+      "trigger:relay_upd_order_data_<hash>",
+      "view:relay_overdue",
+      "view:relay_status",
+    ]);
     const [[me]] = await r.sql.query<Rows>("SELECT CURRENT_USER() AS me");
     for (const o of objects) assert.equal(o.definer, me.me, `${o.kind} ${o.name} definer`);
     const [events] = await r.sql.query<Rows>(
@@ -198,7 +235,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     assert.deepEqual(
       invocations.map((i) => [i.functionArn, i.envelope.region, i.envelope.records.length]),
       [
-        [ARN, REGION, 3],
+        [ARN, REGION, 4], // the install-time SCHEMA record and 3 orders
         [otherArn, "eu-west-1", 2],
         [otherArn, "eu-west-1", 1],
       ],
@@ -237,7 +274,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     await r.migrate({ settings: { retentionHours: 1 / 3600 } });
     [[s]] = await r.sql.query<Rows>("SELECT retention_hours FROM relay_settings");
     assert.ok(Math.abs(Number(s.retention_hours) - 1 / 3600) < 1e-6);
-    const { purgeIntervalMinutes: _omitted, ...withoutInterval } = SETTINGS;
+    const { retentionHours: _omitted, ...withoutRetention } = SETTINGS;
     const cases: [unknown, RegExp][] = [
       [
         { ...SETTINGS, retentionHours: -1 },
@@ -256,7 +293,10 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         /region must be an AWS region code such as ap-northeast-1/,
       ],
       [{ ...SETTINGS, functionArn: "notify" }, /functionArn must look like arn:aws:lambda:/],
-      [withoutInterval, /^invalid settings: purgeIntervalMinutes is missing: expected a whole/],
+      [
+        withoutRetention,
+        /^invalid settings: retentionHours is missing: expected a number of hours/,
+      ],
       [
         { ...SETTINGS, batchSize: 5 },
         /^invalid settings: unknown field batchSize — known: region,/,
@@ -311,11 +351,11 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     const dir = copySqlDir();
     try {
       writeFileSync(
-        join(dir, "migrations/008_relay_extra.sql"),
+        join(dir, "migrations/009_relay_extra.sql"),
         "CREATE TABLE IF NOT EXISTS relay_extra (id INT NOT NULL PRIMARY KEY);\n",
       );
       const first = await r.migrate({ sqlDir: dir });
-      assert.deepEqual(first.applied, ["migrations/008_relay_extra.sql"]);
+      assert.deepEqual(first.applied, ["migrations/009_relay_extra.sql"]);
       assert.equal((await r.migrate({ sqlDir: dir })).applied.length, 0);
       assert.equal(await r.count("relay_extra"), 0);
       writeFileSync(join(dir, "migrations/003_relay_orders_v2.sql"), "SELECT 1;\n");
@@ -330,6 +370,9 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       assert.throws(() => sqlChecksum(dir), /are retired/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      await r.sql.query(
+        "DELETE FROM relay_schema_migrations WHERE name = '009_relay_extra.sql'; DROP TABLE IF EXISTS relay_extra",
+      );
     }
   });
 
@@ -345,7 +388,8 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       );
       const file = join(dir, "routines/relay_purge.sql");
       const text = readFileSync(file, "utf8");
-      const comment = "Deletes handed-off orders older than the retention, in bounded batches";
+      const comment =
+        "Deletes handed-off rows older than the retention (children first), in bounded batches";
       assert.ok(text.includes(comment));
       writeFileSync(file, text.replace(comment, `${comment} (edited in place)`));
       assert.notEqual(sqlChecksum(dir), before, "sqlChecksum follows the routines");
@@ -376,7 +420,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       );
       assert.equal(String(event.INTERVAL_VALUE), "7");
       assert.equal(await r.count("order_data"), 2);
-      assert.equal(await r.count("relay_outbox", "handed_off_at IS NOT NULL"), 2);
+      assert.equal(await r.count("relay_outbox", "op = 'UPSERT' AND handed_off_at IS NOT NULL"), 2);
       await r.sql.query("CALL relay_purge()");
 
       const third = await r.migrate({ sqlDir: dir, settings: { purgeIntervalMinutes: 7 } });
@@ -427,7 +471,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         RELAY_SETTINGS: json({ retentionHours: 0.5 }),
       });
       assert.equal(env.code, 0, env.stderr);
-      assert.match(env.stdout, /is up to date \(0 applied, 9 unchanged\)/);
+      assert.match(env.stdout, /is up to date \(0 applied, 14 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), [REGION, 0.5, 100, 5]);
       // --settings wins over RELAY_SETTINGS (even a broken one).
       const flags = await cli(
@@ -445,7 +489,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         { RELAY_SETTINGS: "{broken" },
       );
       assert.equal(flags.code, 0, flags.stderr);
-      assert.match(flags.stdout, /is up to date \(0 applied, 8 unchanged\)/);
+      assert.match(flags.stdout, /is up to date \(0 applied, 12 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), ["eu-west-1", 0, 50, 2]);
     });
 
@@ -458,6 +502,9 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         "--local-lambda",
         "--create-order-data",
         "--tls",
+        "--tables",
+        "--resync",
+        "relay_resync",
         "--help",
         "RELAY_DB_URL",
         "RELAY_SETTINGS",
@@ -467,26 +514,76 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       }
     });
 
+    it("--tables overrides the settings' list (validated like the stack config); --resync sends a table again", async () => {
+      await r.sql.query("CREATE TABLE ps_orders (id_order INT PRIMARY KEY, total DECIMAL(20,6))");
+      await r.sql.query("INSERT INTO ps_orders VALUES (1, 9.5), (2, 10)");
+      try {
+        const tables = JSON.stringify([{ name: "order_data" }, { name: "ps_orders" }]);
+        const run = await cli([
+          "--url",
+          r.db.url,
+          "--settings",
+          json(),
+          "--tables",
+          tables,
+          "--resync",
+          "ps_orders",
+        ]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /capture triggers created for ps_orders \(key id_order\)/);
+        assert.match(run.stdout, /backfill of ps_orders verified complete \(2 row\(s\) enqueued\)/);
+        assert.match(
+          run.stdout,
+          /resync of ps_orders: 2 row\(s\) enqueued \(a SCHEMA record first\)/,
+        );
+        assert.match(run.stdout, /capturing order_data, ps_orders\)$/m);
+        assert.equal(
+          await r.count("relay_outbox", "table_name = 'ps_orders' AND op = 'UPSERT'"),
+          4,
+        );
+        await assert.rejects(
+          r.migrate({ resync: ["ps_orders"] }),
+          /cannot resync ps_orders: it is not listed in order-relay:tables \(listed: order_data\)$/,
+        );
+      } finally {
+        await r.migrate(); // ps_orders unlisted again (its triggers dropped)
+        await r.sql.query("DROP TABLE ps_orders");
+      }
+    });
+
     it("fails with one clear line on bad input, an unreachable server or a changed file", async () => {
       const port = await freePort();
       const settings = ["--settings", json()];
-      const [badUrl, unreachable, noUrl, noSettings, notJson, badEnv, badFlag, oldFlag, changed] =
-        await Promise.all([
-          cli(["--url", "mysql//oops", ...settings]),
-          cli(["--url", `mysql://relay:hunter2@127.0.0.1:${port}/storefront`, ...settings]),
-          cli(settings),
-          cli(["--url", r.db.url]),
-          cli(["--url", r.db.url, "--settings", "{region: tokyo}"]),
-          cli(["--url", r.db.url], { RELAY_SETTINGS: json({ retentionHours: -1 }) }),
-          cli(["--url", r.db.url, "--settings", json({ functionArn: "notify" })]),
-          cli(["--url", r.db.url, ...settings, "--region", REGION]),
-          (async () => {
-            await r.sql.query(
-              "UPDATE relay_schema_migrations SET checksum = REPEAT('0', 64) WHERE name = '001_relay_tables.sql'",
-            );
-            return cli(["--url", r.db.url, ...settings]);
-          })(),
-        ]);
+      const [
+        badUrl,
+        unreachable,
+        noUrl,
+        noSettings,
+        notJson,
+        badEnv,
+        badFlag,
+        oldFlag,
+        tablesJson,
+        tablesShape,
+        changed,
+      ] = await Promise.all([
+        cli(["--url", "mysql//oops", ...settings]),
+        cli(["--url", `mysql://relay:hunter2@127.0.0.1:${port}/storefront`, ...settings]),
+        cli(settings),
+        cli(["--url", r.db.url]),
+        cli(["--url", r.db.url, "--settings", "{region: tokyo}"]),
+        cli(["--url", r.db.url], { RELAY_SETTINGS: json({ retentionHours: -1 }) }),
+        cli(["--url", r.db.url, "--settings", json({ functionArn: "notify" })]),
+        cli(["--url", r.db.url, ...settings, "--region", REGION]),
+        cli(["--url", r.db.url, ...settings, "--tables", "[{name:"]),
+        cli(["--url", r.db.url, ...settings, "--tables", '[{"name": "a"}, {"name": "a"}]']),
+        (async () => {
+          await r.sql.query(
+            "UPDATE relay_schema_migrations SET checksum = REPEAT('0', 64) WHERE name = '001_relay_tables.sql'",
+          );
+          return cli(["--url", r.db.url, ...settings]);
+        })(),
+      ]);
       assertOneLineError(badUrl, /^db:migrate: invalid database URL mysql\/\/oops/);
       assertOneLineError(
         unreachable,
@@ -507,6 +604,13 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       );
       assertOneLineError(badFlag, /^db:migrate: --settings: functionArn must look like arn:aws/, 2);
       assertOneLineError(oldFlag, /Unknown option '--region'/, 2);
+      assertOneLineError(
+        tablesJson,
+        /^db:migrate: --tables is not JSON \(.*\); expected \[\{"name": "order_data"\}/,
+        2,
+      );
+      assertOneLineError(tablesShape, /^db:migrate: --tables\[1\] "a" is listed twice/, 2);
+
       assertOneLineError(
         changed,
         /migration migrations\/001_relay_tables\.sql was already applied .* has changed/,

@@ -1,14 +1,21 @@
 /**
- * The relay inside the database, proven on a real MariaDB (or MYSQL_URL): the trigger, the
- * outbox, relay_dispatch() with the local lambda_async stand-in, relay_purge(), relay_backfill().
- * Every payload relay_dispatch() produces is validated with the Lambda side's parseEnvelope.
+ * The relay inside the database on the seed table (order_data: id, item), proven on a real
+ * MariaDB (or MYSQL_URL): the capture triggers, the outbox of keys, relay_dispatch() with the
+ * local lambda_async stand-in (which rejects payloads over the async-invoke limit like AWS),
+ * relay_purge(), the backfill, and the trigger's INSERT cost on the seed table and on a wide
+ * storefront table. Every payload relay_dispatch() produces is validated with the Lambda side's
+ * parseEnvelope (envelope v2: UPSERT/DELETE records keyed by an object of the key columns).
  */
 import assert from "node:assert/strict";
 import type mysql from "mysql2/promise";
-import { ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES } from "../../contract/envelope";
-import { ARN, REGION, relayDb, sleep, type RelayDb } from "./relay-db";
-
-type Rows = mysql.RowDataPacket[];
+import {
+  ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+  MAX_RECORD_BYTES,
+  type RelayRecord,
+} from "../../contract/envelope";
+import { ARN, REGION, relayDb, sleep, upserts, type RelayDb, type Rows } from "./relay-db";
+import { BENCH_TABLES, measureOverhead, SEED_INSERT, WIDE_INSERT } from "../../bench/trigger";
+import { PS_ORDERS_SQL } from "./storefront";
 
 async function insertItems(sql: mysql.Connection, items: string[]): Promise<void> {
   for (const item of items) await sql.execute("INSERT INTO order_data (item) VALUES (?)", [item]);
@@ -31,20 +38,33 @@ async function dispatch(r: RelayDb): Promise<void> {
   await r.sql.query("CALL relay_dispatch()");
 }
 
-/** Records of every invocation, in call order. */
-async function handedOffRecords(r: RelayDb) {
-  return (await r.invocations()).flatMap((i) => i.envelope.records);
+/** A migrated database whose install-time SCHEMA record was already handed off and forgotten. */
+async function seedRelay(prefix: string): Promise<RelayDb> {
+  const r = await relayDb(prefix);
+  await dispatch(r);
+  await r.sql.query("DELETE FROM lambda_invocations");
+  return r;
 }
+
+/** The UPSERT records of every invocation, in call order (the seed table's orders). */
+async function handedOffRecords(r: RelayDb) {
+  return upserts(await r.records());
+}
+
+const items = (records: RelayRecord[]) => upserts(records).map((rec) => rec.row.item);
 
 describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function () {
   this.timeout(30_000);
 
   describe("trigger and envelope", () => {
     let r: RelayDb;
-    beforeEach(async () => {
-      r = await relayDb("relay_trigger");
+    before(async () => {
+      r = await seedRelay("relay_trigger");
     });
-    afterEach(async () => {
+    beforeEach(async () => {
+      await r.reset();
+    });
+    after(async () => {
       await r.close();
     });
 
@@ -74,15 +94,12 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       assert.equal(invocations.length, 1);
       assert.equal(invocations[0].functionArn, ARN);
       assert.equal(invocations[0].envelope.region, REGION);
-      const records = invocations[0].envelope.records;
-      assert.deepEqual(
-        records.map((rec) => rec.row.item),
-        hostile,
-      );
+      const records = upserts(invocations[0].envelope.records);
+      assert.deepEqual(items(records), hostile);
       const [ids] = await r.sql.query<Rows>("SELECT id FROM order_data ORDER BY id");
       assert.deepEqual(
-        records.map((rec) => [rec.rowId, rec.row.id, rec.table, rec.op]),
-        ids.map((row) => [row.id, row.id, "order_data", "INSERT"]),
+        records.map((rec) => [rec.key, rec.row.id, rec.table, rec.op]),
+        ids.map((row) => [{ id: row.id }, row.id, "order_data", "UPSERT"]),
       );
       for (const rec of records) {
         assert.match(rec.occurredAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -94,12 +111,16 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       const tx = await r.connect();
       await tx.beginTransaction();
       await tx.execute("INSERT INTO order_data (item) VALUES (?)", ["rolled back"]);
-      assert.equal(await r.count("relay_outbox"), 0, "uncommitted: invisible to others");
+      assert.equal(
+        await r.count("relay_outbox", "op <> 'SCHEMA'"),
+        0,
+        "uncommitted: invisible to others",
+      );
       await dispatch(r); // runs while the order is still uncommitted
       await tx.rollback();
       await dispatch(r);
       assert.equal(await r.count("order_data"), 0);
-      assert.equal(await r.count("relay_outbox"), 0);
+      assert.equal(await r.count("relay_outbox", "op <> 'SCHEMA'"), 0);
       assert.equal(await r.count("lambda_invocations"), 0);
     });
 
@@ -107,17 +128,14 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       await r.sql.query("INSERT INTO order_data (item) VALUES ('a'), ('b'), ('c'), ('d'), ('e')");
       await dispatch(r);
       const records = await handedOffRecords(r);
-      assert.deepEqual(
-        records.map((rec) => rec.row.item),
-        ["a", "b", "c", "d", "e"],
-      );
+      assert.deepEqual(items(records), ["a", "b", "c", "d", "e"]);
       const outboxIds = records.map((rec) => rec.outboxId);
       assert.deepEqual(
         outboxIds,
         [...outboxIds].sort((a, b) => a - b),
       );
       assert.deepEqual(
-        records.map((rec) => rec.rowId),
+        records.map((rec) => rec.key.id),
         records.map((rec) => rec.row.id),
       );
     });
@@ -156,23 +174,23 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       const records = await handedOffRecords(r);
       assert.equal(records.length, orders.length, "every order handed off exactly once");
       assert.deepEqual(
-        records.map((rec) => rec.rowId).sort((a, b) => a - b),
+        records.map((rec) => Number(rec.key.id)).sort((a, b) => a - b),
         orders.map((o) => o.id),
       );
-      assert.deepEqual(
-        new Set(records.map((rec) => rec.row.item)),
-        new Set(orders.map((o) => o.item)),
-      );
+      assert.deepEqual(new Set(items(records)), new Set(orders.map((o) => o.item)));
       assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 0);
     });
   });
 
   describe("dispatch", () => {
     let r: RelayDb;
-    beforeEach(async () => {
-      r = await relayDb("relay_dispatch");
+    before(async () => {
+      r = await seedRelay("relay_dispatch");
     });
-    afterEach(async () => {
+    beforeEach(async () => {
+      await r.reset();
+    });
+    after(async () => {
       await r.close();
     });
 
@@ -187,9 +205,9 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       await dispatch(r);
       await dispatch(r);
       assert.equal(await r.count("lambda_invocations"), 0);
-      assert.equal(await r.count("relay_outbox", "handed_off_at IS NOT NULL"), 0);
+      assert.equal(await r.count("relay_outbox", "op = 'UPSERT' AND handed_off_at IS NOT NULL"), 0);
       const [failed] = await r.sql.query<Rows>(
-        "SELECT attempts, last_error FROM relay_outbox WHERE attempts > 0 ORDER BY id",
+        "SELECT attempts, last_error FROM relay_outbox WHERE handed_off_at IS NULL AND attempts > 0 ORDER BY id",
       );
       // A failing run stops at its first batch: the oldest 100 rows carry the attempts.
       assert.equal(failed.length, 100);
@@ -208,7 +226,9 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       const invocations = await r.invocations();
       assert.equal(invocations.length, 3, "250 rows in batches of 100");
       const records = invocations.flatMap((i) => i.envelope.records);
-      const [outbox] = await r.sql.query<Rows>("SELECT id FROM relay_outbox ORDER BY id");
+      const [outbox] = await r.sql.query<Rows>(
+        "SELECT id FROM relay_outbox WHERE op = 'UPSERT' ORDER BY id",
+      );
       assert.deepEqual(
         records.map((rec) => rec.outboxId),
         outbox.map((row) => Number(row.id)),
@@ -222,16 +242,16 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     it("one call drains a deep outbox in many batches, capped by count and by bytes", async () => {
       // A generous time budget so a loaded machine still drains all in one call.
       await r.sql.query("UPDATE relay_settings SET batch_size = 100, dispatch_max_ms = 60000");
-      await bulkInsert(r.sql, 3000, (i) => `bulk ${i}`);
+      await bulkInsert(r.sql, 1500, (i) => `bulk ${i}`);
       const started = Date.now();
       await dispatch(r);
       const elapsed = Date.now() - started;
       const invocations = await r.invocations();
-      assert.equal(invocations.length, 30);
+      assert.equal(invocations.length, 15);
       assert.ok(invocations.every((i) => i.envelope.records.length === 100));
       assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 0);
       console.log(
-        `      3000 rows dispatched in one CALL: ${elapsed} ms (${Math.round(3000 / (elapsed / 1000))} rows/s)`,
+        `      1500 rows dispatched in one CALL: ${elapsed} ms (${Math.round(1500 / (elapsed / 1000))} rows/s)`,
       );
 
       // Byte cap: big rows (50 emoji = 200 bytes each), a huge count cap.
@@ -249,9 +269,44 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         500,
       );
 
-      // The default cap keeps a payload well under the asynchronous invoke limit.
-      const [[settings]] = await r.sql.query<Rows>("SELECT max_payload_bytes FROM relay_settings");
+      // The default cap keeps a payload well under the asynchronous invoke limit; the limits
+      // themselves are the contract's.
+      const [[settings]] = await r.sql.query<Rows>(
+        "SELECT max_payload_bytes, max_record_bytes, payload_limit_bytes FROM relay_settings",
+      );
       assert.ok(Number(settings.max_payload_bytes) <= ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES * 0.8);
+      assert.equal(Number(settings.max_record_bytes), MAX_RECORD_BYTES);
+      assert.equal(Number(settings.payload_limit_bytes), ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES);
+
+      // A batch whose estimate is wrong (here: no byte cap at all) is split, never sent over the
+      // limit and never stuck.
+      await r.sql.query("DELETE FROM lambda_invocations");
+      await r.sql.query(
+        "UPDATE relay_settings SET batch_size = 2000, max_payload_bytes = 100000000",
+      );
+      await bulkInsert(r.sql, 1200, (i) => `${i} ${"😀".repeat(45)}`);
+      await dispatch(r);
+      const split = await r.invocations();
+      assert.ok(split.length >= 2, `${split.length} payloads`);
+      for (const i of split) {
+        assert.ok(Buffer.byteLength(i.payload) <= ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES);
+      }
+      assert.equal(
+        split.reduce((n, i) => n + i.envelope.records.length, 0),
+        1200,
+      );
+      assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 0);
+    });
+
+    it("the local lambda_async rejects a payload over the async-invoke limit, as AWS does", async () => {
+      const call = (bytes: number) =>
+        r.sql.query("SELECT lambda_async(?, ?) AS x", [ARN, "x".repeat(bytes)]);
+      await call(ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES);
+      await assert.rejects(
+        call(ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES + 1),
+        /RequestEntityTooLargeException: payload of 262145 bytes exceeds 262144/,
+      );
+      assert.equal(await r.count("lambda_invocations"), 1);
     });
 
     it("one call stops at its batch budget; the next call continues", async () => {
@@ -287,10 +342,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       // A lock wait on the straggler's row would itself be the bug: fail fast instead of hanging.
       await r.sql.query("SET SESSION innodb_lock_wait_timeout = 3");
       await dispatch(r); // sends 1 and 3 only; row 2 is invisible and must stay unmarked
-      assert.deepEqual(
-        (await handedOffRecords(r)).map((rec) => rec.row.item),
-        ["first", "third"],
-      );
+      assert.deepEqual(items(await handedOffRecords(r)), ["first", "third"]);
       await straggler.commit();
       assert.equal(
         await r.count("relay_outbox", "handed_off_at IS NULL"),
@@ -299,20 +351,20 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
       );
       await dispatch(r);
       const records = await handedOffRecords(r);
-      assert.deepEqual(
-        records.map((rec) => rec.row.item),
-        ["first", "third", "late"],
-      );
+      assert.deepEqual(items(records), ["first", "third", "late"]);
       assert.equal(await r.count("relay_outbox", "handed_off_at IS NULL"), 0);
     });
   });
 
   describe("purge", () => {
     let r: RelayDb;
-    beforeEach(async () => {
-      r = await relayDb("relay_purge");
+    before(async () => {
+      r = await seedRelay("relay_purge");
     });
-    afterEach(async () => {
+    beforeEach(async () => {
+      await r.reset();
+    });
+    after(async () => {
       await r.close();
     });
 
@@ -349,10 +401,14 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         ["stuck 1", "stuck 2"],
       );
       const [overdue] = await r.sql.query<Rows>(
-        "SELECT row_id, attempts, last_error FROM relay_overdue ORDER BY outbox_id",
+        "SELECT key_json, attempts, last_error FROM relay_overdue ORDER BY outbox_id",
       );
       assert.equal(overdue.length, 2);
       assert.ok(overdue.every((row) => row.attempts === 1 && /1873/.test(String(row.last_error))));
+      assert.deepEqual(
+        overdue.map((row) => JSON.parse(String(row.key_json))),
+        [{ id: 3 }, { id: 4 }],
+      );
       const [[status]] = await r.sql.query<Rows>("SELECT pending, overdue FROM relay_status");
       assert.equal(Number(status.pending), 2);
       assert.equal(Number(status.overdue), 2);
@@ -361,7 +417,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
     it("deletes in bounded batches and finishes a large backlog", async () => {
       await r.migrate({ settings: { retentionHours: 0 } });
       await r.sql.query("UPDATE relay_settings SET batch_size = 1000, purge_batch_size = 250");
-      await bulkInsert(r.sql, 2000, (i) => `p${i}`);
+      await bulkInsert(r.sql, 1000, (i) => `p${i}`);
       await dispatch(r);
       await sleep(10);
       await insertItems(r.sql, ["unsent"]);
@@ -381,26 +437,34 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
         );
         await insertItems(r.sql, ["before 1", "before 2", "before 3"]);
         await r.migrate();
-        // Installing the capture trigger backfills them (otherwise they would never be handed off
-        // and so never purged).
-        assert.equal(await r.count("relay_outbox"), 3);
+        // Installing capture backfills them (otherwise they would never be handed off and so
+        // never purged): an UPSERT of each key.
+        const keys = async () =>
+          (
+            await r.sql.query<Rows>(
+              "SELECT key_json FROM relay_outbox WHERE op = 'UPSERT' ORDER BY JSON_EXTRACT(key_json, '$.id'), id",
+            )
+          )[0].map((row) => JSON.parse(String(row.key_json)).id as number);
+        assert.deepEqual(await keys(), [1, 2, 3]);
+        const [[state]] = await r.sql.query<Rows>(
+          "SELECT backfill_state, backfill_rows, backfill_missing FROM relay_tables WHERE table_name = 'order_data'",
+        );
+        assert.deepEqual([state.backfill_state, Number(state.backfill_rows)], ["complete", 3]);
+        assert.equal(Number(state.backfill_missing), 0, "verified");
         await insertItems(r.sql, ["after 1", "after 2"]);
-        assert.equal(await r.count("relay_outbox"), 5);
-        // Rows without an outbox row (as if inserted while the trigger was being swapped).
-        await r.sql.query("DELETE FROM relay_outbox WHERE row_id IN (2, 4)");
+        assert.deepEqual(await keys(), [1, 2, 3, 4, 5]);
+        // Rows without an outbox row: relay_backfill() re-checks and enqueues exactly those.
+        await r.sql.query(
+          "DELETE FROM relay_outbox WHERE JSON_EXTRACT(key_json, '$.id') IN (2, 4)",
+        );
         await r.sql.query("CALL relay_backfill()");
         await r.sql.query("CALL relay_backfill()"); // idempotent
-        const [outbox] = await r.sql.query<Rows>("SELECT row_id FROM relay_outbox ORDER BY row_id");
-        const [orders] = await r.sql.query<Rows>("SELECT id FROM order_data ORDER BY id");
-        assert.deepEqual(
-          outbox.map((row) => Number(row.row_id)),
-          orders.map((row) => row.id),
-        );
-        await r.migrate(); // an unchanged trigger: no second backfill, no duplicates
-        assert.equal(await r.count("relay_outbox"), 5);
+        assert.deepEqual(await keys(), [1, 2, 3, 4, 5]);
+        await r.migrate(); // unchanged capture: no second backfill, no duplicates
+        assert.deepEqual(await keys(), [1, 2, 3, 4, 5]);
         await dispatch(r);
         const records = await handedOffRecords(r);
-        assert.deepEqual(records.map((rec) => rec.row.item).sort(), [
+        assert.deepEqual(items(records).sort(), [
           "after 1",
           "after 2",
           "before 1",
@@ -414,40 +478,27 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
   });
 
   describe("trigger cost", () => {
-    it("an INSERT with the trigger is at most ~1.3x slower than without", async function () {
-      const r = await relayDb("relay_cost");
+    it("an INSERT with capture is at most ~1.15x slower than without, on the seed table and on a wide storefront table", async function () {
+      const r = await relayDb("relay_cost", {
+        schema: PS_ORDERS_SQL,
+        tables: BENCH_TABLES,
+      });
       try {
-        await r.sql.query(
-          "CREATE TABLE order_plain (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(50) NOT NULL)",
-        );
-        const rounds = 5;
-        const perRound = 300;
-        const time = async (table: string) => {
-          const start = process.hrtime.bigint();
-          for (let i = 0; i < perRound; i++) {
-            await r.sql.execute(`INSERT INTO ${table} (item) VALUES (?)`, [`cost ${i}`]);
-          }
-          return Number(process.hrtime.bigint() - start) / 1e6;
-        };
-        await time("order_plain"); // warm-up
-        await time("order_data");
-        const ratios: number[] = [];
-        let without = 0;
-        let withTrigger = 0;
-        for (let round = 0; round < rounds; round++) {
-          const plain = await time("order_plain");
-          const triggered = await time("order_data");
-          without += plain;
-          withTrigger += triggered;
-          ratios.push(triggered / plain);
+        // Dispatch stays off: only the trigger's own cost is timed (bench/trigger.ts, shared).
+        for (const spec of [SEED_INSERT, WIDE_INSERT]) {
+          const f = await measureOverhead(r.sql, spec, 5, 80);
+          console.log(
+            `      ${spec.table}: ${f.rounds * f.perRound} autocommit INSERTs per table, ${f.plainPerSecond}/s plain, ${f.triggerPerSecond}/s with capture (median x${f.medianRatio})`,
+          );
+          // The goal is x1.15 (bench/trigger.ts measures it precisely); this bound leaves room
+          // for a busy shared 2-core machine.
+          assert.ok(f.medianRatio <= 1.5, `capture makes INSERT x${f.medianRatio} slower`);
         }
-        // Median of interleaved rounds: robust against a noisy neighbour on a shared machine.
-        const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(rounds / 2)];
-        console.log(
-          `      ${rounds * perRound} autocommit INSERTs: ${without.toFixed(0)} ms plain, ${withTrigger.toFixed(0)} ms with trigger (median x${ratio.toFixed(2)})`,
+        assert.equal(
+          await r.count("relay_outbox", "op = 'UPSERT'"),
+          2 * 6 * 80,
+          "every INSERT captured",
         );
-        // The goal is 1.3x; the assertion leaves headroom for noise on a shared 2-core machine.
-        assert.ok(ratio <= 1.5, `trigger makes INSERT x${ratio.toFixed(2)} slower`);
       } finally {
         await r.close();
       }
