@@ -143,6 +143,7 @@ CREATE TABLE IF NOT EXISTS relay_tables (
   key_cols_desc TEXT NULL,
   schema_json MEDIUMTEXT NULL,
   stale_reason VARCHAR(512) NULL COMMENT 'set when the table cannot be read by its captured key',
+  table_missing BOOLEAN NOT NULL DEFAULT FALSE COMMENT 'the table does not exist (dropped)',
   refreshed_at DATETIME(6) NULL,
   schema_sent_sig CHAR(64) NULL COMMENT 'columns_sig of the last SCHEMA record handed off',
   schema_sent_at DATETIME(6) NULL,

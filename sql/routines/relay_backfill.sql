@@ -68,7 +68,8 @@ proc: BEGIN
 
   CALL relay_session_begin();
   CALL relay_table_check(p_table);
-  SELECT stale_reason, key_expr, hash_expr, key_after, key_upto, key_cols, key_cols_desc
+  SELECT IF(table_missing, CONCAT('table ', p_table, ' does not exist'), stale_reason),
+         key_expr, hash_expr, key_after, key_upto, key_cols, key_cols_desc
     INTO v_stale, v_key, v_hash, v_after, v_upto, v_cols, v_cols_desc
     FROM relay_tables WHERE table_name = p_table;
   IF v_stale IS NOT NULL OR v_key IS NULL THEN

@@ -25,7 +25,8 @@
 --   JSON columns and excluded columns — the cheap check dispatch runs per batch.
 -- * relay_table_refresh(table): (re)builds relay_tables' cached expressions (row JSON, size
 --   estimate, key JSON/hash/match/range, SCHEMA document) when the signature changed; marks the
---   table stale when it is missing or its primary key is not the one capture was installed for.
+--   table stale when its primary key is not the one capture was installed for, and missing when
+--   it was dropped.
 --   When the relayed columns changed so that rows the DC already holds are out of date — a column
 --   added (or renamed, or no longer excluded: it appears as added) or its type/nullability
 --   modified; a dropped column needs nothing — it starts a resync of the table (relay_backfill.sql,
@@ -289,8 +290,9 @@ proc: BEGIN
 
   CALL relay_columns_sig(p_table, v_sig);
   IF v_sig IS NULL THEN
+    -- Dropped: none of its rows exists any more (dispatch sends its pending changes as DELETEs).
     UPDATE relay_tables
-       SET columns_sig = NULL, stale_reason = CONCAT('table ', p_table, ' does not exist'),
+       SET columns_sig = NULL, table_missing = TRUE, stale_reason = NULL,
            refreshed_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6)
      WHERE table_name = p_table;
     LEAVE proc;
@@ -301,7 +303,7 @@ proc: BEGIN
    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = p_table AND INDEX_NAME = 'PRIMARY';
   IF v_live IS NULL OR v_captured IS NULL OR v_live <> v_captured THEN
     UPDATE relay_tables
-       SET columns_sig = v_sig,
+       SET columns_sig = v_sig, table_missing = FALSE,
            stale_reason = LEFT(CONCAT('primary key of ', p_table, ' is ', COALESCE(v_live, 'none'),
                                       ', capture was installed for ', COALESCE(v_captured, 'none'),
                                       ': run the migration (db:migrate) again'), 512),
@@ -418,7 +420,7 @@ proc: BEGIN
   END IF;
 
   UPDATE relay_tables
-     SET columns_sig = v_sig, stale_reason = NULL,
+     SET columns_sig = v_sig, stale_reason = NULL, table_missing = FALSE,
          row_expr = v_row, est_expr = v_est, key_expr = v_key,
          hash_expr = CONCAT('UNHEX(SHA2(CONCAT(', QUOTE(CONCAT(p_table, ':')), ', ', v_key,
                             '), 256))'),

@@ -34,8 +34,9 @@
 -- statistics say (a small table is scanned through a join buffer), it never scans relay_outbox — which would lock-wait on a straggler, a row
 -- inside the batch's range whose transaction has not committed yet (tested) — nor a storefront
 -- table.
--- Tables whose capture is stale (primary key changed, table dropped: relay_tables.stale_reason)
--- are held back — their changes wait, visible as pending/overdue — and never block other tables.
+-- Tables whose capture is stale (primary key changed: relay_tables.stale_reason) are held back —
+-- their changes wait, visible as pending/overdue — and never block other tables. A table that was
+-- dropped has no rows any more: its pending changes go as DELETEs.
 -- After the batches, relay_backfill_step() advances running backfills and resyncs a little (an
 -- interrupted backfill resumes, a storefront upgrade's resync proceeds: relay_backfill.sql).
 --
@@ -84,6 +85,7 @@ proc: BEGIN
   DECLARE v_est MEDIUMTEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_match TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_schema_id BIGINT UNSIGNED DEFAULT NULL;
+  DECLARE v_missing BOOLEAN DEFAULT FALSE;
 
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
@@ -189,9 +191,16 @@ proc: BEGIN
         ITERATE table_loop;
       END IF;
       CALL relay_table_check(v_table);
-      SELECT stale_reason, columns_sig, schema_sent_sig, row_expr, est_expr, key_match
-        INTO v_stale, v_sig, v_sent_sig, v_row, v_est, v_match
+      SELECT stale_reason, columns_sig, schema_sent_sig, row_expr, est_expr, key_match,
+             table_missing
+        INTO v_stale, v_sig, v_sent_sig, v_row, v_est, v_match, v_missing
         FROM relay_tables WHERE table_name = v_table;
+      IF v_missing THEN
+        -- Dropped: none of its rows exists, so every pending change goes as a DELETE (no row is
+        -- read) and its SCHEMA records are moot.
+        UPDATE relay_dw SET rep = FALSE WHERE table_name = v_table AND op = 'SCHEMA';
+        ITERATE table_loop;
+      END IF;
       IF v_stale IS NOT NULL OR v_row IS NULL THEN
         UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
         UPDATE relay_state

@@ -58,6 +58,7 @@ proc: BEGIN
   DECLARE v_table VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL;
   DECLARE v_listed BOOLEAN DEFAULT FALSE;
   DECLARE v_stale VARCHAR(512) CHARACTER SET utf8mb4 DEFAULT NULL;
+  DECLARE v_missing BOOLEAN DEFAULT FALSE;
   DECLARE v_match TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_children TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_lock_wait BIGINT DEFAULT @@session.innodb_lock_wait_timeout;
@@ -174,10 +175,11 @@ proc: BEGIN
           END IF;
         END;
 
-        SET v_listed = FALSE, v_stale = NULL, v_match = NULL, v_children = NULL;
-        SELECT listed, stale_reason, key_match INTO v_listed, v_stale, v_match
+        SET v_listed = FALSE, v_stale = NULL, v_match = NULL, v_children = NULL, v_missing = FALSE;
+        SELECT listed, stale_reason, key_match, table_missing
+          INTO v_listed, v_stale, v_match, v_missing
           FROM relay_tables WHERE table_name = v_table;
-        IF v_listed AND v_stale IS NULL AND v_match IS NOT NULL THEN
+        IF v_listed AND NOT v_missing AND v_stale IS NULL AND v_match IS NOT NULL THEN
           -- Listed children that still refer to a row keep it (their rows go first).
           SELECT GROUP_CONCAT(CONCAT(' AND NOT EXISTS (SELECT 1 FROM ', relay_ident(c.table_name),
                                      ' x WHERE x.', relay_ident(c.parent_column), ' = s.',
@@ -221,7 +223,7 @@ proc: BEGIN
               ON o.key_hash = k.key_hash AND o.table_name = k.table_name
            WHERE k.table_name = v_table AND k.gone AND o.id <= k.outbox_id;
           COMMIT;
-        ELSEIF NOT v_listed OR v_stale LIKE 'table % does not exist' THEN
+        ELSEIF NOT v_listed OR v_missing THEN
           -- No longer listed (its rows are not the relay's to purge), or gone: entries only.
           DELETE o FROM relay_pc k STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY)
               ON o.id = k.outbox_id

@@ -208,8 +208,16 @@ describe("sql: capture on any table shape (real MariaDB)", function () {
     r = await relayDb("relay_columns_recreate");
     await r.sql.query("INSERT INTO order_data (item) VALUES ('before')");
     await r.dispatch();
+    // A change still pending when the table is dropped: its row is gone, so it goes as a DELETE.
+    await r.sql.query("INSERT INTO order_data (item) VALUES ('pending')");
+    await r.sql.query("DROP TABLE order_data");
+    await r.dispatch();
+    assert.deepStrictEqual(
+      (await r.records()).slice(-1).map((x) => [x.op, x.op !== "SCHEMA" && x.key]),
+      [["DELETE", { id: 2 }]],
+    );
     await r.sql.query(
-      "DROP TABLE order_data; CREATE TABLE order_data (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(50) NOT NULL, note TEXT)",
+      "CREATE TABLE order_data (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(50) NOT NULL, note TEXT)",
     );
     await r.sql.query("INSERT INTO order_data (item, note) VALUES ('unseen', 'x')"); // no trigger
     await r.sql.query("CALL relay_heartbeat()");
@@ -231,6 +239,41 @@ describe("sql: capture on any table shape (real MariaDB)", function () {
     await drain(r);
     const records = await r.records();
     assertWellFormed(records);
+    await assertDcMatchesSource(r.db.url, records, "order_data");
+  });
+
+  it("a primary key changed by an upgrade holds the table back (writes still work) until db:migrate re-keys capture", async () => {
+    r = await relayDb("relay_columns_rekey");
+    await r.sql.query("INSERT INTO order_data (item) VALUES ('one'), ('two')");
+    await r.dispatch();
+    await r.sql.query(
+      "ALTER TABLE order_data ADD COLUMN shop INT NOT NULL DEFAULT 1, DROP PRIMARY KEY, ADD PRIMARY KEY (id, shop)",
+    );
+    await r.sql.query("INSERT INTO order_data (item, shop) VALUES ('three', 2)"); // still captured
+    await r.sql.query("UPDATE order_data SET item = 'two!' WHERE id = 2");
+    const sent = (await r.records()).length;
+    await r.dispatch();
+    assert.strictEqual((await r.records()).length, sent, "held back: nothing sent by the old key");
+    const [[status]] = await r.sql.query<Rows>(
+      "SELECT stale_tables, pending, last_error FROM relay_status",
+    );
+    assert.strictEqual(Number(status.stale_tables), 1);
+    assert.strictEqual(Number(status.pending), 2);
+    assert.match(
+      String(status.last_error),
+      /order_data held back: primary key of order_data is \["id", ?"shop"\], capture was installed for \["id"\]: run the migration/,
+    );
+    const result = await r.migrate();
+    assert.deepStrictEqual(result.capture[0].keyColumns, ["id", "shop"]);
+    assert.strictEqual(result.capture[0].triggers, "regenerated");
+    assert.strictEqual(result.capture[0].backfilled, 3, "every row again, under its new key");
+    await drain(r);
+    const records = await r.records();
+    const schemas = records.filter((x) => x.op === "SCHEMA");
+    assert.deepStrictEqual(schemas.at(-1)!.op === "SCHEMA" && schemas.at(-1)!.schema.primaryKey, [
+      "id",
+      "shop",
+    ]);
     await assertDcMatchesSource(r.db.url, records, "order_data");
   });
 

@@ -190,6 +190,11 @@ export function applyToDc(records: RelayRecord[], dc?: DcModel): DcModel {
       const known = model.schemas.get(record.table);
       if (known && known.outboxId >= record.outboxId) continue;
       model.schemas.set(record.table, record);
+      if (known && known.schema.primaryKey.join("\n") !== record.schema.primaryKey.join("\n")) {
+        // Keyed differently now: the mirror starts over (the relay re-sends every row).
+        model.rows.delete(record.table);
+        continue;
+      }
       // A mirror table follows its source: dropped columns go, added ones start as NULL (rows
       // changed later, or a resync, bring their values).
       const names = record.schema.columns.map((c) => c.name);
