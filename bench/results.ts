@@ -1,5 +1,6 @@
 /** Renders bench/RESULTS.md from the measured figures (bench/run.ts). */
 import type { BundleRow } from "./bundles";
+import { dcSummaryRow, renderDcThroughput, type DcThroughputFigure } from "./dc-throughput";
 import type { Machine } from "./machine";
 import type { PlanFigure } from "./plan";
 import type { RelayPoint } from "./relay";
@@ -22,6 +23,8 @@ export interface Results {
   readonly plan: PlanFigure;
   readonly calls: { relay: RelayPoint; seed: RelayPoint };
   readonly sweep: RelayPoint[];
+  /** Figure 7 (absent in results from before it, and with --mysql-url). */
+  readonly dc?: DcThroughputFigure;
   readonly totalSeconds: number;
 }
 
@@ -147,6 +150,7 @@ export function renderResults(r: Results): string {
     `| 4 | offline plan, 20 regions | ${plan20 ? `${round(plan20.planMs / 1000, 1)} s plan; ${round(plan20.wallMs / 1000, 1)} s for the whole fresh process (node + tsx start and imports included)` : "n/a"}; linear fit R² ${round(r.plan.fit.r2, 3)} | ≤ 10 s, linear | plan ${verdict(!!plan20 && plan20.planMs <= 10_000 && r.plan.fit.r2 >= 0.98)}, whole process ${verdict(!!plan20 && plan20.wallMs <= 10_000)} |`,
     `| 5 | handler bundle / module init | ${r.bundles.map((b) => `${b.handler} ${kib(b.bytes)}, ${b.initMs} ms`).join("; ")} | (reported) | |`,
     `| 6 | plot | [latency.svg](latency.svg) | | |`,
+    ...(r.dc ? [dcSummaryRow(r.dc)] : []),
     "",
   );
 
@@ -291,5 +295,6 @@ export function renderResults(r: Results): string {
     ),
     "",
   );
+  if (r.dc) L.push(...renderDcThroughput(r.dc));
   return `${L.join("\n")}\n`;
 }

@@ -8,6 +8,8 @@
  *   4. offline plan time for 1, 5, 10, 20 regions (bench/plan.ts, a fresh process each)
  *   5. bundle size and module-init time per handler (bench/bundles.ts)
  *   6. plot of latency and throughput against offered load (bench/svg.ts)
+ *   7. rows/s one DC consumer process writes from a pre-filled aggregator queue, new sink vs the
+ *      old row-by-row path (bench/dc-throughput.ts; alone: `npx tsx bench/dc-throughput.ts`)
  *
  * Full run ≈ 4.5 minutes on 2 cores; --quick ≈ 1.5 minutes (fewer rounds, shorter loads);
  * --render re-writes RESULTS.md and latency.svg from the last run's bench/.work/results.json.
@@ -28,6 +30,7 @@ import { CommandError, interrupted, onInterrupt, runMain, writeErr } from "../cl
 import { MariaDbUnavailableError, startPrivateMariaDb } from "../emulators/mariadb";
 import { checkServer } from "../local/stages/databases";
 import { bundleFigure } from "./bundles";
+import { dcThroughputFigure } from "./dc-throughput";
 import { machine } from "./machine";
 import { planFigure } from "./plan";
 import { BENCH_MARIADB_ARGS, relayRun, type RelayPoint } from "./relay";
@@ -268,6 +271,18 @@ async function main(): Promise<number> {
       }
     });
 
+    // Figure 7 makes its own MariaDB (a DC user without SUPER): not with --mysql-url.
+    const dc = mysqlUrlValue
+      ? undefined
+      : await step("7. DC consumer rows/s: mirror tables vs the old row-by-row path", () =>
+          dcThroughputFigure({
+            log,
+            command,
+            ...(quick ? { rows: 4000, legacyRows: 1500, rounds: 1 } : {}),
+          }),
+        );
+    partial.dc = dc;
+
     const results = {
       command,
       settings,
@@ -277,6 +292,7 @@ async function main(): Promise<number> {
       plan,
       calls,
       sweep,
+      dc,
       totalSeconds: Math.round((Date.now() - started) / 1000),
     };
     if (mysqlUrlValue) {

@@ -328,6 +328,14 @@ async function withoutDeleted(
   return { keep, skipped: upserts.length - keep.length };
 }
 
+/** How many statements `writeChanges` sends for these changes (1: no explicit transaction needed). */
+export function statementCount(changes: readonly PreparedChange[], deletes: DeleteMode): number {
+  if (deletes === "apply" && changes.length > 0) return 2; // a lookup, then the writes
+  const kinds = new Set(changes.map((c) => `${c.table.dcTable}\0${c.message.op}`));
+  const bytes = changes.reduce((n, c) => n + c.bytes, 0);
+  return kinds.size === 1 && bytes <= STATEMENT_BYTES ? 1 : kinds.size + 1;
+}
+
 /**
  * Writes prepared changes inside the caller's transaction: per mirror table one multi-row
  * upsert and one tombstone statement (or delete + relay_deletes with `--deletes apply`), rows in

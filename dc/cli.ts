@@ -33,6 +33,7 @@ import {
 import {
   createDcLogger,
   DcConfigError,
+  DEFAULT_CONCURRENCY,
   startDcConsumer,
   type DcConsumer,
   type DeleteMode,
@@ -89,7 +90,7 @@ export const DC_COMMAND = {
       type: "string",
       value: "N",
       env: "DC_CONCURRENCY",
-      defaultText: "4",
+      defaultText: String(DEFAULT_CONCURRENCY),
       description: "receive loops in this process (each writes its own batches)",
     },
     "table-prefix": {
@@ -253,7 +254,8 @@ export function parseCli(
     target: resolved.target,
     warnings: resolved.warnings,
     concurrency:
-      integer("concurrency", values.concurrency, { min: 1, max: 64 }, src("concurrency")) ?? 4,
+      integer("concurrency", values.concurrency, { min: 1, max: 64 }, src("concurrency")) ??
+      DEFAULT_CONCURRENCY,
     tablePrefix,
     deletes:
       choice("deletes", values.deletes, ["tombstone", "apply"] as const, src("deletes")) ??

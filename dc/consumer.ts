@@ -53,6 +53,7 @@ import {
   emptyCounts,
   parkChanges,
   prepareChange,
+  statementCount,
   writeChanges,
   type ChangeMessage,
   type DeleteMode,
@@ -73,15 +74,23 @@ export type { DeleteMode } from "./apply";
 
 export const DC_SERVICE = SERVICE.dcConsumer;
 
+/**
+ * Receive loops per process. Against a real SQS endpoint a loop mostly waits for the network
+ * (tens of ms per call from a data centre), so one loop moves roughly 10 rows per round trip;
+ * eight keep the database busy without holding many connections (one per loop while it
+ * writes). Rough sizing: loops ≈ wanted rows/s × round-trip seconds / 10.
+ */
+export const DEFAULT_CONCURRENCY = 8;
+
 /** The logger methods the consumer uses (a Powertools Logger, or a test double). */
-export type DcLogger = Pick<Logger, "info" | "warn" | "error">;
+export type DcLogger = Pick<Logger, "debug" | "info" | "warn" | "error">;
 
 export interface DcConsumerOptions {
   readonly client: SQSClient;
   readonly queueUrl: string;
   /** The DC database; best from createDcPool (dc/connection.ts), which sets up each session. */
   readonly pool: Pool;
-  /** Receive loops in this process (default 4). */
+  /** Receive loops in this process (default DEFAULT_CONCURRENCY). */
   readonly concurrency?: number;
   /** Mirror table name = prefix + source table (default ""). */
   readonly tablePrefix?: string;
@@ -212,9 +221,17 @@ class Incident {
     return this.failures > 0;
   }
 
+  /** The code of the last failure and since when the episode lasts (when failing). */
+  get current(): { code: string; since: number } | undefined {
+    return this.failures > 0 ? { code: this.lastCode, since: this.since } : undefined;
+  }
+
+  private lastCode = "";
+
   fail(code: string, message: string, fields: Record<string, unknown>): number {
     const now = Date.now();
     this.failures++;
+    this.lastCode = code;
     if (this.failures === 1) this.since = now;
     const delay = this.delayMs();
     if (!this.codes.has(code)) {
@@ -269,7 +286,7 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
   const logger: DcLogger = options.logger ?? createDcLogger();
   const waitTimeSeconds = options.waitTimeSeconds ?? 20;
   const maxMessages = options.maxMessages ?? SQS_BATCH_LIMIT;
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const deletes: DeleteMode = options.deletes ?? "tombstone";
   const backoff = {
     initialMs: options.backoff?.initialMs ?? 500,
@@ -334,9 +351,13 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
     });
 
   function status(): DcStatus {
+    // Receiving failing against SQS counts as paused too (for /healthz), the database first.
+    const sqsDown = sqsIncident.current;
+    const why =
+      paused ?? (sqsDown ? { reason: `sqs ${sqsDown.code}`, since: sqsDown.since } : undefined);
     return {
-      state,
-      ...(paused ? { pausedFor: paused.reason, pausedSinceMs: Date.now() - paused.since } : {}),
+      state: state === "running" && why ? "paused" : state,
+      ...(why ? { pausedFor: why.reason, pausedSinceMs: Date.now() - why.since } : {}),
       concurrency,
       batchesInFlight,
       pending,
@@ -345,10 +366,19 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
     };
   }
 
-  async function transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction. `singleStatement`: the work is one statement, which
+   * InnoDB runs as a transaction of its own in autocommit mode — the same atomicity without
+   * the BEGIN and COMMIT round trips (two of three per batch).
+   */
+  async function transaction<T>(
+    work: (conn: PoolConnection) => Promise<T>,
+    singleStatement = false,
+  ): Promise<T> {
     const conn = await pool.getConnection();
     try {
       if (!ownSessions) await conn.query(SESSION_SQL);
+      if (singleStatement) return await work(conn);
       await conn.beginTransaction();
       const result = await work(conn);
       await conn.commit();
@@ -472,6 +502,9 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
       subset: readonly { item: Parsed; change: PreparedChange }[],
       park: readonly { item: Parsed; reason: string }[],
     ) => {
+      const changes = subset.map((r) => r.change);
+      const single =
+        park.length === 0 && !options.beforeCommit && statementCount(changes, deletes) === 1;
       const counts = await transaction(async (conn) => {
         const c =
           subset.length > 0
@@ -491,7 +524,7 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
         );
         await options.beforeCommit?.([...subset, ...park].map((r) => r.item.message));
         return c;
-      });
+      }, single);
       addCounts(counts);
       stats.parked += park.length;
       lastCommitAt = Date.now();
@@ -688,7 +721,14 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
     return valid;
   }
 
-  async function handleBatch(messages: Message[]): Promise<void> {
+  /**
+   * Handles one received batch. Returns the DeleteMessageBatch of what was committed, still in
+   * flight: the loop receives its next batch meanwhile (the delete is off the critical path, as
+   * it must be against a real SQS endpoint tens of milliseconds away) and waits for it before
+   * the next one.
+   */
+  async function handleBatch(messages: Message[]): Promise<{ deletion?: Promise<void> }> {
+    let deletion: Promise<void> | undefined;
     stats.batches++;
     stats.received += messages.length;
     batchesInFlight++;
@@ -707,7 +747,7 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
       );
     }, heartbeatMs);
     try {
-      if (parsed.length === 0) return;
+      if (parsed.length === 0) return {};
       const schemas = parsed
         .filter((p) => p.message.op === "SCHEMA")
         .sort((a, b) => a.message.outboxId - b.message.outboxId);
@@ -734,7 +774,7 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
               messages: messages.length,
               error: dbErrorInfo(error),
             });
-            return;
+            return {};
           }
           let delay: number;
           if (kind === "retry" && lockRetries < 10) {
@@ -760,10 +800,8 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
         dbIncident.recover();
         resume();
         const doneMessages = outcome.done.map((d) => d.sqs);
-        const doneSet = new Set(doneMessages);
-        held = held.filter((m) => doneSet.has(m)); // rejected ones go back to the queue
-        await deleteMessages(doneMessages);
-        held = [];
+        held = []; // committed: redelivery would be a no-op; rejected ones go back to the queue
+        deletion = deleteMessages(doneMessages);
         if (outcome.done.length > 0 && options.onCommitted) {
           await options
             .onCommitted(outcome.done.map((d) => d.message))
@@ -780,16 +818,19 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
             }),
           );
         }
-        logger.info("batch committed", {
+        // Per batch (hundreds a second at full speed): DEBUG; the status line has the counters.
+        logger.debug("batch committed", {
           received: messages.length,
           committed: outcome.done.length,
           durationMs: Date.now() - started,
         });
-        return;
+        return { deletion };
       }
     } finally {
       clearInterval(heartbeat);
-      batchesInFlight--;
+      // In flight until its messages are deleted from SQS.
+      if (deletion) void deletion.finally(() => batchesInFlight--);
+      else batchesInFlight--;
     }
   }
 
@@ -810,27 +851,37 @@ export function startDcConsumer(options: DcConsumerOptions): DcConsumer {
   }
 
   async function runLoop(): Promise<void> {
-    while (running) {
-      if (paused) {
-        await whilePaused();
-        continue;
+    let previousDelete: Promise<void> | undefined;
+    try {
+      await loop();
+    } finally {
+      await previousDelete;
+    }
+    async function loop(): Promise<void> {
+      while (running) {
+        if (paused) {
+          await whilePaused();
+          continue;
+        }
+        let messages: Message[];
+        try {
+          messages = await receive();
+          sqsIncident.recover();
+        } catch (error) {
+          if (!running) break;
+          stats.sqsErrors++;
+          const info = sqsErrorInfo("ReceiveMessage", error);
+          const delay = sqsIncident.fail(info.code, `${info.message}; not receiving, retrying`, {
+            error: info,
+          });
+          await sleep(delay, idle.signal);
+          continue;
+        }
+        if (messages.length === 0) continue;
+        const { deletion } = await handleBatch(messages);
+        await previousDelete;
+        previousDelete = deletion;
       }
-      let messages: Message[];
-      try {
-        messages = await receive();
-        sqsIncident.recover();
-      } catch (error) {
-        if (!running) break;
-        stats.sqsErrors++;
-        const info = sqsErrorInfo("ReceiveMessage", error);
-        const delay = sqsIncident.fail(info.code, `${info.message}; not receiving, retrying`, {
-          error: info,
-        });
-        await sleep(delay, idle.signal);
-        continue;
-      }
-      if (messages.length === 0) continue;
-      await handleBatch(messages);
     }
   }
 

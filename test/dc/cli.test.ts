@@ -128,7 +128,7 @@ describe("dc:consume command line", () => {
       assert.equal(fromEnv.target.passwordSource, "MYSQL_PASSWORD");
       assert.deepEqual(fromEnv.warnings, []);
       assert.equal(fromEnv.region, "eu-central-1");
-      assert.equal(fromEnv.concurrency, 4);
+      assert.equal(fromEnv.concurrency, 8);
       assert.equal(fromEnv.deletes, "tombstone");
       fs.writeFileSync(path.join(dir, "pw"), "from-file\n", { mode: 0o600 });
       const fromFile = parseCli(
@@ -383,7 +383,10 @@ describe("dc:consume as a process (local SQS, MariaDB)", function () {
       logger: createLogger("order-relay-dc-consumer"),
     });
     await new Promise((r) => setTimeout(r, 4000));
+    const during = c.status();
     await c.stop();
+    assert.notEqual(during.state, "running", "/healthz answers 503 meanwhile");
+    assert.match(during.pausedFor ?? "", /^sqs ECONNREFUSED$/);
     const text = captured.text();
     captured.restore();
     const lines = text.split("\n").filter((l) => /"level":"ERROR"/.test(l));
