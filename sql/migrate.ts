@@ -5,7 +5,8 @@
  * 0. **Checks** — the settings (contract/databaseSettings.ts) and their `tables` against the
  *    database (sql/capture.ts `checkTables`): an unknown table, a table without a primary key, a
  *    key column in excludeColumns, a parent.column that does not exist… are refused with one line
- *    naming the table and the fix, before anything is changed.
+ *    naming the table and the fix, before anything is changed; so is a relay user without
+ *    CREATE TEMPORARY TABLES (`RELAY_WORK_TABLE_PRIVILEGE`).
  * 1. **Migrations** — `sql/migrations/NNN_*.sql`: tables only (CREATE/ALTER TABLE, seed rows), in
  *    number order, each applied once and tracked with its checksum in `relay_schema_migrations`.
  *    An applied migration is immutable: a changed one is rejected (`ChangedMigrationError`); change
@@ -68,6 +69,13 @@ import {
   syncCapture,
   type CaptureReport,
 } from "./capture";
+
+/**
+ * The grant the relay user needs besides its table/routine/event privileges: relay_dispatch()
+ * and relay_purge() keep each batch in session-private TEMPORARY work tables (no redo, no
+ * contention). Their definer (the migrating relay user) must hold it on the storefront database.
+ */
+export const RELAY_WORK_TABLE_PRIVILEGE = "CREATE TEMPORARY TABLES";
 
 /** The directory holding migrations/, routines/ and local/. */
 export const SQL_DIR = __dirname;
@@ -373,6 +381,19 @@ async function checkStorefront(
   where: string,
   log: (line: string) => void,
 ): Promise<void> {
+  try {
+    await connection.query("CREATE TEMPORARY TABLE relay_grant_check (x INT)");
+    await connection.query("DROP TEMPORARY TABLE relay_grant_check");
+  } catch (error) {
+    const e = error as DbError;
+    if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
+      throw new MigrationError(
+        `the relay user may not create temporary tables in ${where} (relay_dispatch and relay_purge keep their work tables there): GRANT ${RELAY_WORK_TABLE_PRIVILEGE} ON <database>.* TO <relay user>`,
+        "MISSING_GRANT",
+      );
+    }
+    throw error;
+  }
   if (createOrderData && tables.some((t) => t.name === "order_data")) {
     await connection.query(ORDER_DATA_SEED_SQL);
   }

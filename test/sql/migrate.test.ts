@@ -16,9 +16,12 @@ import {
   DatabaseUnreachableError,
   InvalidOptionError,
   migrate,
+  RELAY_WORK_TABLE_PRIVILEGE,
   sqlChecksum,
   SQL_DIR,
 } from "../../sql/migrate";
+import { RELAY_USER_PRIVILEGES } from "../../components/relayDatabase";
+import { createScratchDatabase } from "../support/mysql";
 import { ARN, REGION, relayDb, SETTINGS, type RelayDb } from "./relay-db";
 
 type Rows = mysql.RowDataPacket[];
@@ -427,6 +430,52 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       assert.deepEqual(third.applied, []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs with the relay user's grants alone (components/relayDatabase.ts, plus CREATE TEMPORARY TABLES for the work tables)", async () => {
+    const scratch = await createScratchDatabase("relay_grants");
+    const user = `relay_${scratch.name.slice(-8)}`;
+    const grants = (RELAY_USER_PRIVILEGES as readonly string[])
+      .filter((p) => p !== RELAY_WORK_TABLE_PRIVILEGE)
+      .join(", ");
+    await r.sql.query(
+      `CREATE USER '${user}'@'%' IDENTIFIED BY 'pw-${user}'; GRANT ${grants} ON \`${scratch.name}\`.* TO '${user}'@'%'`,
+    );
+    try {
+      const url = new URL(scratch.url);
+      url.username = user;
+      url.password = `pw-${user}`;
+      const settings = { ...SETTINGS, retentionHours: 0 };
+      // Without the work tables' grant: one line saying which GRANT, before anything is changed.
+      await assert.rejects(
+        migrate({ url: url.toString(), settings, localLambda: true }),
+        /^MigrationError: the relay user may not create temporary tables in .* GRANT CREATE TEMPORARY TABLES ON <database>\.\* TO <relay user>$/,
+      );
+      await r.sql.query(
+        `GRANT ${RELAY_WORK_TABLE_PRIVILEGE} ON \`${scratch.name}\`.* TO '${user}'@'%'`,
+      );
+      await migrate({ url: url.toString(), settings, localLambda: true });
+      const relay = await (
+        await import("mysql2/promise")
+      ).createConnection({ uri: url.toString() });
+      try {
+        await relay.query("ALTER EVENT relay_dispatch_event DISABLE");
+        await relay.query("INSERT INTO order_data (item) VALUES ('least privilege')");
+        await relay.query("CALL relay_dispatch()");
+        await relay.query("CALL relay_purge()");
+        await relay.query("CALL relay_heartbeat()");
+        const [[state]] = await relay.query<Rows>(
+          "SELECT total_handed_off, last_purge_at, last_purge_error FROM relay_state",
+        );
+        assert.equal(Number(state.total_handed_off), 2, "the SCHEMA record and the order");
+        assert.ok(state.last_purge_at, String(state.last_purge_error));
+      } finally {
+        await relay.end();
+      }
+    } finally {
+      await r.sql.query(`DROP USER '${user}'@'%'`);
+      await scratch.drop();
     }
   });
 
