@@ -30,7 +30,8 @@ backfills rows that have no outbox entry (resuming a backfill that was interrupt
 
   --url <mysql-url>     mysql://user:password@host:port/database. Default: $${URL_ENV}
                         (preferred: keeps the password out of the process list).
-  --settings '<JSON>'   The database settings, one JSON object with every field:
+  --settings '<JSON>'   The database settings, one JSON object (fields with a default may be
+                        left out; "tables" as for --tables):
                         {"region": "ap-northeast-1",
                          "functionArn": "arn:aws:lambda:<region>:<account>:function:<name>",
                          "retentionHours": 24, "dispatchBatchSize": 100,
@@ -43,9 +44,9 @@ backfills rows that have no outbox entry (resuming a backfill that was interrupt
                         Each needs a primary key; parent.column holds the parent's key (children
                         are purged first). Default: the settings' tables, else [{"name": "order_data"}].
   --resync <table>      After migrating, send the current state of every row of this listed table
-                        again (a SCHEMA record first): after a storefront upgrade, or when the DC
-                        restored a backup. Repeat the flag for several tables. Same as
-                        CALL relay_resync('<table>') in the database.
+                        again (a SCHEMA record first), e.g. when the DC restored a backup (a
+                        storefront upgrade that changes a table's columns starts one by itself).
+                        Repeat the flag for several tables. Same as CALL relay_resync('<table>').
   --local-lambda        Also install sql/local/ (a lambda_async stand-in). Local runs only,
                         never in AWS. Implies --create-order-data.
   --create-order-data   Create order_data with the seed schema when missing (local runs; in AWS
