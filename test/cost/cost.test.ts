@@ -359,6 +359,56 @@ describe("cost model (offline/cost.ts) on a tiny hand-checked stack", function (
   });
 });
 
+describe("cost model: NAT access, alarm email, a region the price table does not list", function () {
+  it("prices NAT processing instead of an endpoint, KMS and SNS for alarms.email, and flags the fallback", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cost-test-"));
+    const file = join(dir, "Pulumi.nat.yaml");
+    writeFileSync(
+      file,
+      `config:
+  order-relay:regions:
+    - region: sa-east-1
+      vpc:
+        vpcId: vpc-0123456789abcdef0
+        subnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]
+      lambdaAccess: nat
+  order-relay:aggregator:
+    region: sa-east-1
+  order-relay:retentionHours: 24
+  order-relay:alarms:
+    email: ops@example.com
+`,
+    );
+    const run = await runStack({ configFile: file });
+    const estimate = estimateCost(run, {
+      ordersPerDay: 20_000,
+      measured: MEASURED,
+      assumptions: ASSUMPTIONS,
+    });
+    const items = estimate.regions.flatMap((r) => r.items);
+    const names = items.map((i) => i.item);
+    assert.ok(
+      !names.some((n) => /^interface endpoint/.test(n)),
+      "no endpoint with lambdaAccess: nat",
+    );
+    const nat = items.find((i) => /^NAT gateway data processed/.test(i.item))!;
+    assert.equal(nat.price.key, "nat.gb");
+    assert.ok(
+      !items.some((i) => i.price.key === "nat.hour"),
+      "the VPC's own gateway hours are not this stack's",
+    );
+    const keys = run.resources.filter((r) => r.type === "aws:kms/key:Key").length;
+    assert.ok(keys > 0);
+    assert.equal(items.find((i) => /^customer managed keys/.test(i.item))!.quantity, keys);
+    assert.ok(names.some((n) => /^email deliveries/.test(n)));
+    // sa-east-1 is not listed: every per-region price is the item's highest listed figure, flagged.
+    assert.ok(items.every((i) => i.price.fallback || i.price.region === "all"));
+    assert.ok(estimate.prices.fallbacks.length > 0);
+    const acu = items.find((i) => /^Serverless v2 at min/.test(i.item))!;
+    assert.equal(acu.price.usd, priceOf(loadPrices(), "aurora.serverlessV2.acu", "sa-east-1").usd);
+  });
+});
+
 describe("cost model on the prod stack", function () {
   let run: OfflineRun;
   before(async () => {
