@@ -25,6 +25,8 @@ export const RELAY_USER_PRIVILEGES = [
   "CREATE ROUTINE",
   "ALTER ROUTINE",
   "EXECUTE",
+  // Dispatch and purge keep their per-run work lists in temporary tables.
+  "CREATE TEMPORARY TABLES",
 ] as const;
 
 /** Aurora MySQL 3's built-in role that permits `lambda_async`. */
