@@ -157,6 +157,8 @@ export const relayHeartbeatSchema = z.strictObject({
     purgeFailures: z.optional(z.int().check(z.nonnegative())),
     /** Listed tables whose backfill is not verified complete. */
     backfillIncomplete: z.optional(z.int().check(z.nonnegative())),
+    /** Rows handed off, not confirmed by the DC and older than the retention (kept by the purge). */
+    unconfirmedOverdue: z.optional(z.int().check(z.nonnegative())),
   }),
 });
 export type RelayHeartbeat = z.infer<typeof relayHeartbeatSchema>;

@@ -246,12 +246,14 @@ function recordHeartbeat(payload: unknown, logger: Logger, metrics: Metrics): No
   metrics.addMetric(METRIC.outboxQuarantined, MetricUnit.Count, status.quarantined ?? 0);
   metrics.addMetric(METRIC.purgeFailures, MetricUnit.Count, status.purgeFailures ?? 0);
   metrics.addMetric(METRIC.backfillIncomplete, MetricUnit.Count, status.backfillIncomplete ?? 0);
+  metrics.addMetric(METRIC.unconfirmedOverdue, MetricUnit.Count, status.unconfirmedOverdue ?? 0);
   logger.info("heartbeat", {
     region: heartbeat.region,
     ...status,
     quarantined: status.quarantined ?? 0,
     purgeFailures: status.purgeFailures ?? 0,
     backfillIncomplete: status.backfillIncomplete ?? 0,
+    unconfirmedOverdue: status.unconfirmedOverdue ?? 0,
   });
   return { region: heartbeat.region, enqueued: 0, calls: 0 };
 }

@@ -620,14 +620,16 @@ async function writeSettings(
   await connection.query(
     `INSERT INTO relay_settings
        (id, function_arn, region, batch_size, retention_hours, purge_interval_minutes,
-        max_record_bytes, payload_limit_bytes, updated_at)
-     VALUES (1, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
+        max_record_bytes, payload_limit_bytes, purge_requires, resend_after_minutes, updated_at)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
      ON DUPLICATE KEY UPDATE
        function_arn = VALUES(function_arn), region = VALUES(region),
        batch_size = VALUES(batch_size), retention_hours = VALUES(retention_hours),
        purge_interval_minutes = VALUES(purge_interval_minutes),
        max_record_bytes = VALUES(max_record_bytes),
-       payload_limit_bytes = VALUES(payload_limit_bytes), updated_at = VALUES(updated_at)`,
+       payload_limit_bytes = VALUES(payload_limit_bytes),
+       purge_requires = VALUES(purge_requires),
+       resend_after_minutes = VALUES(resend_after_minutes), updated_at = VALUES(updated_at)`,
     [
       settings.functionArn,
       settings.region,
@@ -636,6 +638,8 @@ async function writeSettings(
       settings.purgeIntervalMinutes,
       MAX_RECORD_BYTES,
       ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
+      settings.purgeRequires,
+      settings.resendAfterMinutes,
     ],
   );
   // Event schedules cannot read a table: the one templated value, a validated whole number.

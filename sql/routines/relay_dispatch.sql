@@ -37,6 +37,8 @@
 -- Tables whose capture is stale (primary key changed: relay_tables.stale_reason) are held back —
 -- their changes wait, visible as pending/overdue — and never block other tables. A table that was
 -- dropped has no rows any more: its pending changes go as DELETEs.
+-- Before the batches, relay_resend() makes changes handed off but not confirmed by the DC within
+-- settings.resend_after_minutes pending again (purge_requires = 'confirmed'; relay_confirm.sql).
 -- After the batches, relay_backfill_step() advances running backfills and resyncs a little (an
 -- interrupted backfill resumes, a storefront upgrade's resync proceeds: relay_backfill.sql).
 --
@@ -108,6 +110,9 @@ proc: BEGIN
     LEAVE proc;
   END IF;
   CALL relay_session_begin();
+  -- Changes handed off but never confirmed by the DC become pending again (relay_confirm.sql;
+  -- only with purge_requires = 'confirmed').
+  CALL relay_resend();
 
   -- Room for a full batch; GROUP_CONCAT silently truncates at this length.
   SET SESSION group_concat_max_len = 67108864;

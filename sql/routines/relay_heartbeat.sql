@@ -9,7 +9,9 @@
 --   "at": ISO-8601 UTC, "pending": n, "oldestPendingSeconds": n, "overdue": n,
 --   "consecutiveFailures": n, "quarantined": n (changes too large to send, relay_quarantine.sql),
 --   "purgeFailures": n (purge runs in a row that failed), "backfillIncomplete": n (listed tables
---   whose backfill is not verified complete) } }, all read from the relay_status view.
+--   whose backfill is not verified complete), "unconfirmedOverdue": n (rows handed off, not
+--   confirmed by the DC and older than the retention: relay_confirm.sql) } }, all read from the
+--   relay_status view.
 -- Before reading it, relay_capture_check() makes sure every listed table still has its three
 -- capture triggers: a table dropped and re-created by a storefront upgrade loses them (and its
 -- changes would go unseen); it is then reported as an incomplete backfill (backfill_error says
@@ -60,7 +62,8 @@ proc: BEGIN
              'consecutiveFailures', s.consecutive_failures,
              'quarantined', s.quarantined,
              'purgeFailures', s.purge_failures,
-             'backfillIncomplete', s.backfill_incomplete))
+             'backfillIncomplete', s.backfill_incomplete,
+             'unconfirmedOverdue', s.unconfirmed_overdue))
     INTO v_payload
     FROM relay_status s;
 

@@ -1,6 +1,7 @@
 -- relay_purge(): personal data leaves the database once the DC has it. A row of a listed table is
--- deleted, with its outbox entries, once its latest change was handed off and is older (by
--- occurred_at) than settings.retention_hours (0 and fractions allowed), unless a change of it is
+-- deleted, with its outbox entries, once its latest change was handed off — and, with
+-- settings.purge_requires = 'confirmed' (the default), confirmed by the DC (relay_confirm.sql;
+-- 'handedOff': handed off is enough) — and is older (by occurred_at) than settings.retention_hours (0 and fractions allowed), unless a change of it is
 -- quarantined (relay_quarantine.sql: kept until an operator resolves it). Rows never handed off
 -- stay (the relay_overdue view). Outbox entries of deleted rows, of tables no longer listed,
 -- SCHEMA records and changes superseded by a later one go too once handed off and past the
@@ -62,6 +63,7 @@ proc: BEGIN
   DECLARE v_match TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_children TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_lock_wait BIGINT DEFAULT @@session.innodb_lock_wait_timeout;
+  DECLARE v_confirmed BOOLEAN DEFAULT TRUE;
 
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
@@ -82,8 +84,9 @@ proc: BEGIN
     RESIGNAL;
   END;
 
-  SELECT CAST(ROUND(retention_hours * 3600000000) AS SIGNED), purge_batch_size, purge_max_ms
-    INTO v_retention_us, v_chunk, v_max_ms
+  SELECT CAST(ROUND(retention_hours * 3600000000) AS SIGNED), purge_batch_size, purge_max_ms,
+         purge_requires = 'confirmed'
+    INTO v_retention_us, v_chunk, v_max_ms, v_confirmed
     FROM relay_settings WHERE id = 1;
   IF v_retention_us IS NULL THEN
     SIGNAL SQLSTATE '45000'
@@ -104,7 +107,8 @@ proc: BEGIN
   SET v_cutoff = UTC_TIMESTAMP(6) - INTERVAL v_retention_us MICROSECOND;
 
   DROP TEMPORARY TABLE IF EXISTS relay_pc, relay_pd;
-  -- Candidates: the latest change of a row, handed off, past the retention, none quarantined.
+  -- Candidates: the latest change of a row, handed off (and, with purge_requires = 'confirmed',
+  -- confirmed by the DC), past the retention, none quarantined.
   CREATE TEMPORARY TABLE relay_pc (
     outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
     table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -132,6 +136,7 @@ proc: BEGIN
         FROM relay_outbox o
        WHERE o.id > v_lo AND o.id <= v_hi
          AND o.handed_off_at IS NOT NULL AND o.occurred_at < v_cutoff
+         AND (NOT v_confirmed OR o.confirmed_at IS NOT NULL)
          AND o.op <> 'SCHEMA' AND o.key_hash IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM relay_outbox n
                           WHERE n.key_hash = o.key_hash AND n.table_name = o.table_name

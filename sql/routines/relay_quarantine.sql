@@ -14,7 +14,8 @@
 --                                         -- dispatch sends the row's current state (or
 --                                         -- quarantines it again if it is still too large)
 --   CALL relay_skip_quarantine(<id>, '<why>');  -- the DC got it another way, or it is not
---                                               -- needed: marked handed off without sending;
+--                                               -- needed: marked handed off (and confirmed)
+--                                               -- without sending (never resent);
 --                                               -- the purge may then delete the row
 -- Both record what was done in quarantine_resolution and fail with a clear message for an id
 -- that is not quarantined.
@@ -45,7 +46,7 @@ CREATE PROCEDURE relay_skip_quarantine(IN p_outbox_id BIGINT UNSIGNED,
   COMMENT 'Resolves a quarantined change without sending it (then purged like a sent one)'
 BEGIN
   UPDATE relay_outbox
-     SET handed_off_at = UTC_TIMESTAMP(6),
+     SET handed_off_at = UTC_TIMESTAMP(6), confirmed_at = UTC_TIMESTAMP(6),
          quarantine_resolution = LEFT(CONCAT('skipped ', DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'),
                                              ' by ', CURRENT_USER(), ': ',
                                              COALESCE(NULLIF(p_why, ''), 'no reason given')), 255)

@@ -93,6 +93,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assert.deepEqual(value(METRIC.outboxQuarantined)?.values, [0]);
     assert.deepEqual(value(METRIC.purgeFailures)?.values, [0]);
     assert.deepEqual(value(METRIC.backfillIncomplete)?.values, [0]);
+    assert.deepEqual(value(METRIC.unconfirmedOverdue)?.values, [0]);
   });
 
   it("turns the heartbeat's quarantine, purge-failure and backfill fields into their metrics", async () => {
@@ -109,6 +110,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
         quarantined: 2,
         purgeFailures: 4,
         backfillIncomplete: 1,
+        unconfirmedOverdue: 3,
       },
     });
     const metrics = emfMetrics(captured);
@@ -118,6 +120,7 @@ describe("notify handler (local-aws-sqs, real @aws-sdk/client-sqs)", function ()
     assert.deepEqual(value(METRIC.outboxQuarantined)?.values, [2]);
     assert.deepEqual(value(METRIC.purgeFailures)?.values, [4]);
     assert.deepEqual(value(METRIC.backfillIncomplete)?.values, [1]);
+    assert.deepEqual(value(METRIC.unconfirmedOverdue)?.values, [3]);
     assert.equal(value(METRIC.purgeFailures)?.unit, "Count");
     assert.deepEqual(value(METRIC.backfillIncomplete)?.dims, {
       service: NOTIFY_SERVICE,
