@@ -35,7 +35,11 @@ backfills rows that have no outbox entry (resuming a backfill that was interrupt
                         {"region": "ap-northeast-1",
                          "functionArn": "arn:aws:lambda:<region>:<account>:function:<name>",
                          "retentionHours": 24, "dispatchBatchSize": 100,
-                         "purgeIntervalMinutes": 5}
+                         "purgeIntervalMinutes": 5, "purgeRequires": "confirmed",
+                         "resendAfterMinutes": 30}
+                        purgeRequires: "confirmed" purges a row once the DC acknowledged its
+                        latest change (resent after resendAfterMinutes until then);
+                        "handedOff" once it was handed to lambda_async.
                         Default: $${DATABASE_SETTINGS_ENV} (what the Pulumi program sets).
   --tables '<JSON>'     The storefront tables to capture, overriding the settings' "tables":
                         [{"name": "ps_orders"},

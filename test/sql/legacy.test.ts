@@ -83,9 +83,11 @@ describe("sql: a database migrated by the previous layout upgrades cleanly", fun
     ]);
     assert.deepEqual(upgraded.applied, [
       "migrations/008_relay_capture_by_key.sql",
+      "migrations/009_relay_confirm.sql",
       "local/002_lambda_async_limit.sql",
       "routines/relay_backfill.sql",
       "routines/relay_columns.sql",
+      "routines/relay_confirm.sql",
       "routines/relay_dispatch.sql",
       "routines/relay_heartbeat.sql",
       "routines/relay_invoke.sql",

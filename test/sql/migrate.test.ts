@@ -30,6 +30,7 @@ const ROOT = join(__dirname, "..", "..");
 const ROUTINES = [
   "routines/relay_backfill.sql",
   "routines/relay_columns.sql",
+  "routines/relay_confirm.sql",
   "routines/relay_dispatch.sql",
   "routines/relay_heartbeat.sql",
   "routines/relay_invoke.sql",
@@ -39,7 +40,11 @@ const ROUTINES = [
   "routines/relay_session.sql",
   "routines/relay_status.sql",
 ];
-const MIGRATIONS = ["migrations/001_relay_tables.sql", "migrations/008_relay_capture_by_key.sql"];
+const MIGRATIONS = [
+  "migrations/001_relay_tables.sql",
+  "migrations/008_relay_capture_by_key.sql",
+  "migrations/009_relay_confirm.sql",
+];
 const LOCAL = ["local/001_lambda_async.sql", "local/002_lambda_async_limit.sql"];
 const ALL_FILES = [...MIGRATIONS, ...LOCAL, ...ROUTINES];
 
@@ -109,6 +114,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       [
         "001_relay_tables.sql",
         "008_relay_capture_by_key.sql",
+        "009_relay_confirm.sql",
         "local/001_lambda_async.sql",
         "local/002_lambda_async_limit.sql",
       ],
@@ -156,6 +162,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       "routine:relay_backfill_table",
       "routine:relay_capture_check",
       "routine:relay_columns_sig",
+      "routine:relay_confirm",
       "routine:relay_dispatch",
       "routine:relay_heartbeat",
       "routine:relay_ident",
@@ -168,6 +175,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       "routine:relay_key_expr",
       "routine:relay_purge",
       "routine:relay_release_quarantine",
+      "routine:relay_resend",
       "routine:relay_resync",
       "routine:relay_session_begin",
       "routine:relay_session_end",
@@ -254,6 +262,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         retentionHours: Number(s.retention_hours),
         dispatchBatchSize: s.batch_size,
         purgeIntervalMinutes: s.purge_interval_minutes,
+        purgeRequires: s.purge_requires,
         purgeEventEvery: Number(event.INTERVAL_VALUE),
       };
     };
@@ -263,6 +272,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       retentionHours: 0.25,
       dispatchBatchSize: 2,
       purgeIntervalMinutes: 7,
+      purgeRequires: "handedOff",
       purgeEventEvery: 7,
     });
     // Nothing is kept from an earlier run: the object given is the object stored.
@@ -354,11 +364,11 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     const dir = copySqlDir();
     try {
       writeFileSync(
-        join(dir, "migrations/009_relay_extra.sql"),
+        join(dir, "migrations/010_relay_extra.sql"),
         "CREATE TABLE IF NOT EXISTS relay_extra (id INT NOT NULL PRIMARY KEY);\n",
       );
       const first = await r.migrate({ sqlDir: dir });
-      assert.deepEqual(first.applied, ["migrations/009_relay_extra.sql"]);
+      assert.deepEqual(first.applied, ["migrations/010_relay_extra.sql"]);
       assert.equal((await r.migrate({ sqlDir: dir })).applied.length, 0);
       assert.equal(await r.count("relay_extra"), 0);
       writeFileSync(join(dir, "migrations/003_relay_orders_v2.sql"), "SELECT 1;\n");
@@ -374,7 +384,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await r.sql.query(
-        "DELETE FROM relay_schema_migrations WHERE name = '009_relay_extra.sql'; DROP TABLE IF EXISTS relay_extra",
+        "DELETE FROM relay_schema_migrations WHERE name = '010_relay_extra.sql'; DROP TABLE IF EXISTS relay_extra",
       );
     }
   });
@@ -520,7 +530,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         RELAY_SETTINGS: json({ retentionHours: 0.5 }),
       });
       assert.equal(env.code, 0, env.stderr);
-      assert.match(env.stdout, /is up to date \(0 applied, 14 unchanged; capturing order_data\)/);
+      assert.match(env.stdout, /is up to date \(0 applied, 16 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), [REGION, 0.5, 100, 5]);
       // --settings wins over RELAY_SETTINGS (even a broken one).
       const flags = await cli(
@@ -538,7 +548,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         { RELAY_SETTINGS: "{broken" },
       );
       assert.equal(flags.code, 0, flags.stderr);
-      assert.match(flags.stdout, /is up to date \(0 applied, 12 unchanged; capturing order_data\)/);
+      assert.match(flags.stdout, /is up to date \(0 applied, 14 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), ["eu-west-1", 0, 50, 2]);
     });
 
