@@ -22,7 +22,9 @@ import {
   type OptionSpecs,
 } from "../cli/command";
 import { CommandError, onInterrupt, onShutdown, runMain, writeErr } from "../cli/process";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsClient } from "../lambda/lib/sqs";
+import { createAckSender, parseAckQueueUrls } from "./acks";
 import {
   ConnectionSettingsError,
   createDcPool,
@@ -92,6 +94,21 @@ export const DC_COMMAND = {
       env: "DC_CONCURRENCY",
       defaultText: String(DEFAULT_CONCURRENCY),
       description: "receive loops in this process (each writes its own batches)",
+    },
+    "ack-queue-urls": {
+      type: "string",
+      value: "JSON",
+      env: "DC_ACK_QUEUE_URLS",
+      defaultText: "none (no acknowledgements)",
+      description:
+        'acknowledge committed changes to each region\'s ack queue (purgeRequires: confirmed): {"<region>": "<url>", …}, the stack output regions.<region>.ackQueueUrl',
+    },
+    "ack-flush-seconds": {
+      type: "string",
+      value: "N",
+      env: "DC_ACK_FLUSH_SECONDS",
+      defaultText: "5",
+      description: "how long acknowledged ids wait to share one message (1..60)",
     },
     "table-prefix": {
       type: "string",
@@ -183,6 +200,9 @@ export interface CliSettings {
   readonly healthPort?: number;
   readonly healthHost: string;
   readonly ensureSchema: boolean;
+  /** Region → ack queue URL (empty: acknowledge nothing). */
+  readonly ackQueueUrls: Readonly<Record<string, string>>;
+  readonly ackFlushSeconds: number;
 }
 
 /** The region in an SQS queue URL (https://sqs.<region>.amazonaws.com/…), if any. */
@@ -248,7 +268,25 @@ export function parseCli(
     { min: 0, max: 65535 },
     src("health-port"),
   );
+  let ackQueueUrls: Record<string, string> = {};
+  if (values["ack-queue-urls"] !== undefined) {
+    try {
+      ackQueueUrls = parseAckQueueUrls(values["ack-queue-urls"]);
+    } catch (error) {
+      throw new UsageError(
+        `${src("ack-queue-urls") ?? "--ack-queue-urls"} ${(error as Error).message}`,
+      );
+    }
+  }
   return {
+    ackQueueUrls,
+    ackFlushSeconds:
+      integer(
+        "ack-flush-seconds",
+        values["ack-flush-seconds"],
+        { min: 1, max: 60 },
+        src("ack-flush-seconds"),
+      ) ?? 5,
     queueUrl,
     region,
     target: resolved.target,
@@ -302,7 +340,23 @@ async function main(): Promise<number> {
     queueUrl: settings.queueUrl,
     region: settings.region,
   });
+  const ackClients = new Map<string, SQSClient>();
+  const acks =
+    Object.keys(settings.ackQueueUrls).length > 0
+      ? createAckSender({
+          queueUrls: settings.ackQueueUrls,
+          clientFor: (region) => {
+            if (!ackClients.has(region)) ackClients.set(region, createSqsClient(region));
+            return ackClients.get(region)!;
+          },
+          flushIntervalMs: settings.ackFlushSeconds * 1000,
+          logger,
+        })
+      : undefined;
+  // After the consumer stopped (registered first, so it runs last): send what is left.
+  if (acks) onShutdown(() => acks.stop());
   const consumer: DcConsumer = startDcConsumer({
+    onCommitted: acks ? (messages) => acks.add(messages) : undefined,
     client: createSqsClient(settings.region),
     queueUrl: settings.queueUrl,
     pool,
