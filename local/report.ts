@@ -30,15 +30,28 @@ export function formatSummary(report: RunReport): string {
     report.interrupted
       ? `INTERRUPTED after ${seconds} s — partial summary; ${notAtDc ? backlog : "every order inserted so far reached the DC"}`
       : report.completed
-        ? `DONE in ${seconds} s — every inserted order reached the DC`
+        ? s.rowsEqual === s.rowsCompared && s.extraAtDc === 0
+          ? `DONE in ${seconds} s — every inserted order reached the DC; every row equals the source`
+          : `DONE in ${seconds} s — ${s.rowsCompared - s.rowsEqual} row(s) differ from the source`
         : `TIMED OUT after ${seconds} s — ${backlog}`,
     `  stack ${d.stack}, regions ${d.regions.join(", ")}; dispatch/purge driven by ${d.eventsDrivenBy}`,
-    `  inserted ${s.inserted}, delivered ${s.delivered}, pending ${s.pending}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order_data rows left ${d.orderDataLeft})`,
+    `  inserted ${s.inserted}, delivered ${s.delivered}, pending ${s.pending}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order rows left ${d.orderDataLeft})`,
     `  latency insert→DC p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms; ${s.ordersPerSecond} orders/s`,
     `  SQS calls/order ${s.sqsCallsPerOrder}; Lambda invocations/order ${s.lambdaInvocationsPerOrder} ` +
       `(notify ${d.notify.invocations}, ${d.notify.failures} failed, ${d.notify.toOnFailure} to on-failure DLQ; ` +
       `forwarder ${d.forwarder.invocations}, ${d.forwarder.failures} failed)`,
   ];
+  const byTable = Object.entries(s.tables)
+    .map(([t, n]) => `${t} ${n.equal}/${n.compared}`)
+    .join(", ");
+  lines.push(
+    `  rows compared with the source ${s.rowsCompared}, equal ${s.rowsEqual} (${byTable || "no table"}); ` +
+      `mismatches ${s.mismatches}, missing at DC ${s.missingAtDc}, extra at DC ${s.extraAtDc}; ` +
+      `load: ${s.inserted} orders, ${s.writes.updates} updates, ${s.writes.deletes} deletes`,
+  );
+  for (const m of s.firstMismatches)
+    lines.push(`  DIFFERS ${m.table} ${m.region} order ${m.key}: ${m.columns.join(", ")}`);
+  if (d.dcUnreadable) lines.push(`  DC database not readable at the end: ${d.dcUnreadable}`);
   if (d.redriven.moved + d.redriven.reinvoked > 0) {
     lines.push(
       `  redriven from DLQs: ${d.redriven.moved} message(s) moved, ${d.redriven.reinvoked} notify event(s) re-invoked`,

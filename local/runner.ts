@@ -2,7 +2,7 @@
  * The whole relay data path of a stack, on this machine, with the real code at every hop:
  * MariaDB (one database per region + `dc`, migrated by sql/migrate.ts with the local lambda_async
  * stand-in) → local Lambda service → real notify handler → local-aws-sqs regional queue → event
- * source stand-in → real forwarder → aggregator queue → real DC consumer → `dc.relay_rows`.
+ * source stand-in → real forwarder → aggregator queue → real DC consumer → the DC's mirror tables (one per listed table).
  * A load generator plays the storefront; faults are injected at the named hops.
  *
  * `runRelay` starts the stages in local/stages/ in order — databases, queues, lambdas, dc,
@@ -25,12 +25,19 @@ import { startQueues } from "./stages/queues";
 import { verifyRun, type RunReport } from "./stages/verify";
 import { watchRun, type Progress } from "./stages/watch";
 import type { RelayConfig } from "../config/schema";
+import { STOREFRONT_SQL, tablesOf, type SchemaName } from "./storefront";
 
 export type { Missing, RunReport, RunSummary } from "./stages/verify";
 export type { Progress, RegionProgress } from "./stages/watch";
 
 export interface RunOptions {
+  /** The stack's config; its `tables` are replaced by the schema's (local/storefront.ts). */
   readonly config: RelayConfig;
+  /**
+   * The storefront schema the load writes: `storefront` (orders, addresses; inserts, updates,
+   * deletes) or `seed` (order_data inserts). @default "storefront" ("seed" with seedDesign)
+   */
+  readonly schema?: SchemaName;
   /** Total orders over all regions. */
   readonly orders: number;
   /** Orders per second over all regions. */
@@ -112,7 +119,10 @@ function timeoutMsOf(options: RunOptions): number {
 
 export async function runRelay(options: RunOptions): Promise<RunReport> {
   const log = options.log ?? (() => {});
-  const { config } = options;
+  const seedDesign0 = options.seedDesign !== undefined;
+  const schema: SchemaName = options.schema ?? (seedDesign0 ? "seed" : "storefront");
+  // The run's order-relay:tables, parsed as the stack config parses them.
+  const config: RelayConfig = { ...options.config, tables: tablesOf(schema) };
   const visibility = options.visibilityTimeoutSeconds ?? 3;
   const seedDesign = options.seedDesign !== undefined;
   const cleanup = new Cleanup();
@@ -132,6 +142,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         restartsServer: options.restartDbAtSeconds !== undefined,
         retentionSeconds: options.retentionSeconds,
         afterMigrationSql: options.seedDesign?.triggerSql,
+        storefrontSql: schema === "storefront" ? STOREFRONT_SQL : undefined,
         log,
       },
       cleanup,
@@ -197,10 +208,11 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       orders: options.orders,
       rate: options.rate,
       maxInFlight: options.loadInFlight,
+      schema,
     });
     cleanup.defer(() => load.stop());
 
-    const arrivals = dcArrivals(databases.dcPool);
+    const arrivals = dcArrivals(databases.dcPool, config.tables, load.expected);
     const watched = await watchRun({
       config,
       databases,

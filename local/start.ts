@@ -27,6 +27,7 @@ import { ConfigError, parseConfig } from "../config/schema";
 import { MariaDbUnavailableError } from "../emulators/mariadb";
 import { formatProgress, formatSummary } from "./report";
 import { RunInterrupted, runRelay, type RunOptions } from "./runner";
+import { SCHEMA_NAMES, STACK_TABLES, type SchemaName } from "./storefront";
 
 // On a Node older than the engines' 24 the AWS SDK's notice that its 2027 releases need Node 22
 // would sit in the middle of the output; on 24 there is none.
@@ -54,10 +55,20 @@ export const START_COMMAND = {
       description:
         "any stack file instead (the stack name comes from Pulumi.<name>.yaml, or --stack)",
     },
+    schema: {
+      type: "string",
+      value: "NAME",
+      description:
+        "storefront schema the load writes: storefront (sf_orders keyed by a UUID, sf_address " +
+        "keyed by (order_ref, kind) with a foreign key to it; inserts, status updates after " +
+        "checkout, deletes) or seed (the seed article's order_data, inserts only); the run's " +
+        "order-relay:tables list them",
+      defaultText: "storefront",
+    },
     orders: {
       type: "string",
       value: "N",
-      description: "orders to insert, over all regions",
+      description: "orders to place, over all regions",
       defaultText: "rate × duration",
     },
     rate: {
@@ -155,13 +166,14 @@ export const START_COMMAND = {
   examples: [
     "npm start",
     "npm start -- --stack prod --orders 600 --rate 200",
+    "npm start -- --schema seed",
     "npm start -- --config path/to/Pulumi.x.yaml --duration 30 --rate 100",
     "npm start -- --stack=prod --fail-rate 0.2 --lambda-outage-seconds 5 --retention-seconds 5",
     "MYSQL_URL=mysql://root@127.0.0.1:3306/ npm start",
     "npm run -s start -- --json | jq .lost",
   ],
   notes: [
-    "Exit codes: 0 every order reached the DC; 1 the run timed out or lost orders, or could not " +
+    "Exit codes: 0 every row at the DC equals the source's latest state; 1 the run timed out, lost orders or found rows that differ, or could not " +
       "start (one line says why and what to fix); 2 a usage or stack-config error; 130/143 " +
       "interrupted by SIGINT/SIGTERM.",
     "Ctrl-C or SIGTERM stops the run: a partial summary is printed, then the DC consumers, the " +
@@ -176,6 +188,7 @@ export const START_COMMAND = {
 
 export interface CliArgs {
   stack: string;
+  schema: SchemaName;
   config?: string;
   orders?: number;
   rate: number;
@@ -208,8 +221,12 @@ export function parseStartCommandLine(
       | "restart-db-at-seconds"
       | "retention-seconds",
   ) => decimal(flag, v[flag], { min: 0 });
+  const schema = v.schema ?? "storefront";
+  if (!(SCHEMA_NAMES as readonly string[]).includes(schema))
+    throw new UsageError(`--schema must be one of ${SCHEMA_NAMES.join(", ")}, got "${schema}"`);
   const args: CliArgs = {
     stack: v.stack ?? "dev",
+    schema: schema as SchemaName,
     config: v.config,
     orders: integer("orders", v.orders, { min: 1 }),
     rate: decimal("rate", v.rate, { above: 0 }) ?? 50,
@@ -242,7 +259,9 @@ function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
   let config;
   try {
     const stackFile = readStackFile(file, args.config ? undefined : args.stack);
-    config = parseConfig(stackFile.relay, stackFile.stack);
+    // The run's tables, given as the stack config gives them (order-relay:tables).
+    const tables = STACK_TABLES[args.schema]["order-relay:tables"];
+    config = parseConfig({ ...stackFile.relay, tables }, stackFile.stack);
   } catch (error) {
     if (error instanceof ConfigError) {
       // One problem: one line; several: one line each.
@@ -253,6 +272,7 @@ function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
   const orders = args.orders ?? Math.round(args.rate * (args.duration ?? 10));
   return {
     config,
+    schema: args.schema,
     orders,
     rate:
       args.duration !== undefined && args.orders !== undefined
@@ -323,7 +343,10 @@ async function main(): Promise<number> {
       await writeOut(`${formatSummary(report)}\n`);
     }
     if (report.interrupted) return 130;
-    return report.completed && report.summary.lost === 0 ? 0 : 1;
+    const s = report.summary;
+    return report.completed && s.lost === 0 && s.rowsEqual === s.rowsCompared && s.extraAtDc === 0
+      ? 0
+      : 1;
   } finally {
     summaryDone();
   }

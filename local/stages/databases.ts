@@ -24,6 +24,8 @@ export interface DatabasesOptions {
   readonly restartsServer: boolean;
   /** Shortened retention (seconds) instead of the stack's `retentionHours`. */
   readonly retentionSeconds?: number;
+  /** The storefront's own tables, created in each region before the migration (the relay never creates them). */
+  readonly storefrontSql?: string;
   /** SQL applied to each region after the migration (benchmarks: the seed design's trigger). */
   readonly afterMigrationSql?: string;
   readonly log: (line: string) => void;
@@ -135,6 +137,21 @@ export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Pro
   const regionPools: Record<string, mysql.Pool> = {};
   for (const region of regions) {
     const url = urlWithDatabase(serverUrl, dbName(region));
+    if (o.storefrontSql) {
+      const c = await mysql.createConnection({
+        uri: urlWithDatabase(serverUrl, ""),
+        multipleStatements: true,
+      });
+      try {
+        await c.query(
+          `CREATE DATABASE IF NOT EXISTS \`${dbName(region)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+        );
+        await c.query(`USE \`${dbName(region)}\``);
+        await c.query(o.storefrontSql);
+      } finally {
+        await c.end();
+      }
+    }
     try {
       await migrate({
         url,

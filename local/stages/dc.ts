@@ -1,7 +1,7 @@
 /**
  * Stage: the DC. The real DC consumer on the aggregator queue (several instances: the per-row
  * FIFO groups allow that), inside the runner or each as its own `dc/cli.ts` process, and the
- * reader of what arrived in the DC's `relay_rows`.
+ * reader of what arrived in the DC's mirror tables.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
@@ -14,6 +14,7 @@ import { startDcConsumer } from "../../dc/consumer";
 import { onExitSync } from "../../cli/process";
 import type { Cleanup } from "./cleanup";
 import type { LocalQueues } from "./queues";
+import { compareRows, type Expected, type ListedTable, type RowComparison } from "../storefront";
 
 export interface DcOptions {
   readonly local: LocalQueues;
@@ -144,45 +145,24 @@ export async function startDc(o: DcOptions, cleanup: Cleanup): Promise<void> {
   }
 }
 
-/** Row ids that reached the DC, per region. */
+/** Orders whose every row reached the DC in its latest state, per region. */
 export type Arrivals = Map<string, Set<number>>;
 
 export interface DcArrivals {
-  /**
-   * Rows received since the last call (with a 10 s overlap for transactions that committed
-   * late), added to what earlier calls saw; undefined when the DC database does not answer.
-   */
+  /** The orders equal at the DC now; undefined when the DC database does not answer. */
   sinceLast(): Promise<Arrivals | undefined>;
-  /** Every row at the DC (the final count). */
+  /** The same, for the final figures. */
   all(): Promise<Arrivals | undefined>;
+  /** The last row-by-row comparison (local/storefront.ts compareRows). */
+  compare(): Promise<RowComparison | undefined>;
 }
 
-export function dcArrivals(pool: mysql.Pool): DcArrivals {
-  const seen: Arrivals = new Map();
-  let since: string | undefined;
-  const read = async (full: boolean): Promise<Arrivals | undefined> => {
-    try {
-      const [[mark]] = await pool.query<mysql.RowDataPacket[]>(
-        "SELECT DATE_FORMAT(NOW(6) - INTERVAL 10 SECOND, '%Y-%m-%d %H:%i:%s.%f') AS s",
-      );
-      const from = full ? undefined : since;
-      const [rows] = await pool.query<mysql.RowDataPacket[]>(
-        from === undefined
-          ? "SELECT region, row_id FROM relay_rows"
-          : "SELECT region, row_id FROM relay_rows WHERE received_at >= ?",
-        from === undefined ? [] : [from],
-      );
-      const map: Arrivals = full ? new Map() : seen;
-      for (const row of rows) {
-        const set = map.get(String(row.region)) ?? new Set<number>();
-        set.add(Number(row.row_id));
-        map.set(String(row.region), set);
-      }
-      if (!full) since = String(mark!.s);
-      return map;
-    } catch {
-      return undefined;
-    }
-  };
-  return { sinceLast: () => read(false), all: () => read(true) };
+/** Reads the DC's mirror tables and compares them with the load generator's rows, row by row. */
+export function dcArrivals(
+  pool: mysql.Pool,
+  tables: readonly ListedTable[],
+  expected: Expected,
+): DcArrivals {
+  const read = async () => (await compareRows(pool, tables, expected))?.ordersEqual;
+  return { sinceLast: read, all: read, compare: () => compareRows(pool, tables, expected) };
 }

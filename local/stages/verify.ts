@@ -16,6 +16,7 @@ import type { DcArrivals } from "./dc";
 import type { Lambdas } from "./lambdas";
 import type { LocalQueues } from "./queues";
 import type { Watched } from "./watch";
+import { mirrorLatencies } from "../storefront";
 
 export interface Missing {
   readonly region: string;
@@ -33,12 +34,35 @@ export interface Missing {
 }
 
 export interface RunSummary {
+  /** Orders placed (storefront: an order and its addresses; seed: an order_data row). */
   readonly inserted: number;
+  /** Orders whose every row is at the DC in its latest state (a deleted one as a tombstone). */
   readonly delivered: number;
+  /** Mirror rows that share a (relay_region, key) with another: keys that collided at the DC. */
   readonly duplicatesAtDc: number;
+  /** Source rows (latest state, tracked by the load generator) compared with the DC's mirror rows. */
+  readonly rowsCompared: number;
+  /** Of those, equal at the DC: every relayed column, or a tombstone for a deleted row. */
+  readonly rowsEqual: number;
+  /** Rows at both ends that differ (the first 10: table, region, order/kind, columns). */
+  readonly mismatches: number;
+  readonly firstMismatches: readonly {
+    table: string;
+    region: string;
+    key: string;
+    columns: string[];
+  }[];
+  /** Source rows with no mirror row at the DC. */
+  readonly missingAtDc: number;
+  /** Live mirror rows the source never had. */
+  readonly extraAtDc: number;
+  /** Rows compared and equal, per table. */
+  readonly tables: Record<string, { compared: number; equal: number }>;
+  /** Updates and deletes the load made after checkout. */
+  readonly writes: { updates: number; deletes: number };
   /** Not at the DC but still in the relay (outbox, Lambda, queues, DLQs): a timed-out run's backlog. */
   readonly pending: number;
-  /** Not at the DC and nowhere in the relay. */
+  /** Orders whose latest state is not at the DC and nowhere in the relay. */
   readonly lost: number;
   readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly ordersPerSecond: number;
@@ -75,6 +99,8 @@ export interface RunReport {
     readonly orderDataLeft: number;
     readonly insertRetries: number;
     readonly dbRestarted: boolean;
+    /** Why the DC's tables could not be read at the end (its figures are then 0), if so. */
+    readonly dcUnreadable?: string;
   };
 }
 
@@ -106,17 +132,23 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   const { queues, sqs } = local;
   const regions = config.regions.map((r) => r.region);
 
-  const [dcStats] = await dcPool.query<mysql.RowDataPacket[]>(
-    `SELECT COUNT(*) AS n, COALESCE(SUM(deliveries - 1), 0) AS dup FROM relay_rows`,
-  );
-  const [lastArrival] = await dcPool.query<mysql.RowDataPacket[]>(
-    "SELECT UNIX_TIMESTAMP(MAX(received_at)) * 1000 AS at FROM relay_rows",
-  );
-  const [latencies] = await dcPool.query<mysql.RowDataPacket[]>(
-    "SELECT TIMESTAMPDIFF(MICROSECOND, occurred_at, received_at) / 1000 AS ms FROM relay_rows ORDER BY ms",
-  );
-  const sorted = latencies.map((r) => Math.max(0, Number(r.ms)));
-  const atDc = (await o.arrivals.all()) ?? o.watched.atDc;
+  // The DC's figures; a DC database that cannot be read (restarted, schema changed) leaves them
+  // empty and says so, rather than losing the whole report (an interrupted run's above all).
+  let dcUnreadable: string | undefined;
+  const dcRows = async (sql: string): Promise<mysql.RowDataPacket[]> => {
+    try {
+      const [rows] = await dcPool.query<mysql.RowDataPacket[]>(sql);
+      return rows;
+    } catch (error) {
+      dcUnreadable ??= ((error as Error).message ?? String(error)).split("\n")[0];
+      return [];
+    }
+  };
+  // Row by row: the mirror tables against the source rows' latest state.
+  const comparison = await o.arrivals.compare();
+  if (!comparison) await dcRows("SELECT 1 FROM relay_schemas LIMIT 1");
+  const { ms: sorted, lastAppliedAt } = await mirrorLatencies(dcPool, config.tables);
+  const atDc = comparison?.ordersEqual ?? o.watched.atDc;
   const inserted = load.inserted;
   const missing: Missing[] = [];
   for (const r of progress.regions) {
@@ -125,9 +157,11 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
       .filter((order) => order.region === r.region && !delivered.has(order.rowId))
       .map((order) => order.rowId);
     if (rowIds.length === 0) continue;
+    // Changes of the listed tables not handed off yet (an order has several rows and changes:
+    // an upper bound of the orders still in the outbox).
     const pending = await databases.regionQuery(
       r.region,
-      `SELECT COUNT(*) AS n FROM relay_outbox WHERE handed_off_at IS NULL AND row_id IN (${rowIds.join(",")})`,
+      `SELECT COUNT(*) AS n FROM relay_outbox WHERE handed_off_at IS NULL AND op <> 'SCHEMA'`,
     );
     const where = {
       outboxNotHandedOff: Number(pending?.[0]?.n ?? 0),
@@ -158,7 +192,10 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   const delivered = inserted.filter((order) => atDc.get(order.region)?.has(order.rowId)).length;
   let orderDataLeft = 0;
   for (const region of regions) {
-    const rows = await databases.regionQuery(region, "SELECT COUNT(*) AS n FROM order_data");
+    const rows = await databases.regionQuery(
+      region,
+      `SELECT COUNT(*) AS n FROM \`${config.tables[0]!.name}\``,
+    );
     orderDataLeft += Number(rows?.[0]?.n ?? 0);
   }
   const calls = sqs.calls();
@@ -178,7 +215,15 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   const summary: RunSummary = {
     inserted: inserted.length,
     delivered,
-    duplicatesAtDc: Number(dcStats[0]?.dup ?? 0),
+    duplicatesAtDc: comparison?.duplicatesAtDc ?? 0,
+    rowsCompared: comparison?.rowsCompared ?? load.expected.size,
+    rowsEqual: comparison?.rowsEqual ?? 0,
+    mismatches: comparison?.mismatchCount ?? 0,
+    firstMismatches: comparison?.mismatches ?? [],
+    missingAtDc: comparison?.missingAtDc ?? load.expected.size,
+    extraAtDc: comparison?.extraAtDc ?? 0,
+    tables: comparison?.perTable ?? {},
+    writes: load.writes(),
     pending: inserted.length - delivered - lost,
     lost,
     latencyMs: {
@@ -214,12 +259,13 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
       harnessSqsCalls: sqs.harnessCalls(),
       idleReceives: sqs.emptyReceives(),
       loadAchievedRate: Math.round(load.achievedRate() * 10) / 10,
-      deliverySpanMs: Math.max(0, Math.round(Number(lastArrival[0]?.at ?? 0) - firstInsert)),
+      deliverySpanMs: Math.max(0, Math.round(lastAppliedAt - firstInsert)),
       redriven,
       dlqAtEnd,
       orderDataLeft,
       insertRetries: load.retries(),
       dbRestarted: o.dbRestarted,
+      ...(dcUnreadable !== undefined ? { dcUnreadable } : {}),
     },
   };
 }

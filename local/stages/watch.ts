@@ -25,6 +25,8 @@ export interface RegionProgress {
   /** Age of the oldest order not yet at the DC, ms (0 when none). */
   readonly lagMs: number;
   readonly purged: number;
+  /** Rows left in the first listed (root) table. */
+  readonly rootRowsLeft: number;
 }
 
 export interface Progress {
@@ -89,7 +91,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
       const state = (
         await databases.regionQuery(
           region,
-          "SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending FROM relay_state WHERE id = 1",
+          `SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, (SELECT COUNT(*) FROM \`${config.tables[0]!.name}\`) AS root_left FROM relay_state WHERE id = 1`,
         )
       )?.[0];
       perRegion.push({
@@ -102,6 +104,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
         atDc: orders.filter((order) => delivered.has(order.rowId)).length,
         lagMs: Number.isFinite(oldest) ? Date.now() - oldest : 0,
         purged: Number(state?.total_purged ?? 0),
+        rootRowsLeft: Number(state?.root_left ?? 0),
       });
     }
     return {
@@ -155,7 +158,8 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
     }
     const inDlq = progress.aggregatorDlq + progress.regions.reduce((n, r) => n + r.dlq, 0);
     const allDelivered = progress.regions.every((r) => r.atDc === r.inserted);
-    const purgeDone = !o.waitForPurge || progress.regions.every((r) => r.purged >= r.inserted);
+    const purgeDone =
+      !o.waitForPurge || progress.regions.every((r) => r.purged > 0 && r.rootRowsLeft === 0);
     // With redrive on, a DLQ must be empty too (a leftover on-failure record is re-invoked:
     // harmless, the aggregator's dedup and the DC's upsert absorb what was already delivered).
     const dlqClear = !o.redrive || inDlq === 0;
