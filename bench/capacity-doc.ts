@@ -11,6 +11,8 @@ import {
   ASSUMPTION_NOTES,
   BENCH_MEASURED,
   CAPACITY_RESULTS_FILE,
+  DEFAULT_ASSUMPTIONS,
+  lambdaCpuScale,
   costOfRun,
   describePlan,
   DAYS_PER_MONTH,
@@ -23,7 +25,13 @@ import {
 import { runStack } from "../offline/engine";
 import { loadPrices } from "../offline/prices";
 import type { CapacityResults } from "./capacity";
-import { AWS_LIMITS, capacityModel, dispatchRate, type StackCapacity } from "./capacity-model";
+import {
+  AWS_LIMITS,
+  capacityModel,
+  dispatchRate,
+  recordsPerCall,
+  type StackCapacity,
+} from "./capacity-model";
 
 export const DOC_FILE = join(__dirname, "..", "docs", "cost-and-capacity.md");
 const VOLUMES = [10_000, 100_000, 1_000_000];
@@ -138,7 +146,7 @@ function countedSection(comparison: SeedComparison): string[] {
       ([k, v]) => `| \`${k}\` | ${v} | ${ASSUMPTION_NOTES[k as keyof CostAssumptions]} |`,
     ),
     "",
-    `Handler time measured on this machine (\`${m.command}\`, ${m.measuredAt ?? "?"}): notify ${m.notify.fixedMs} ms + ${m.notify.perRecordMs} ms per record, forwarder ${m.forwarder.fixedMs} ms + ${m.forwarder.perRecordMs} ms per record${m.ack ? `, ack ${m.ack.fixedMs} ms + ${m.ack.perRecordMs} ms per message (+ ${a.ackDbCallMs} ms assumed for relay_confirm in Aurora)` : ""}; plus per SQS call a round trip of ${RTT_MS.same} ms in the region and ${Object.entries(
+    `Handler CPU time measured on one core of this machine (\`${m.command}\`, ${m.measuredAt ?? "?"}), × ${a.lambdaVcpuMemoryMb}/memory for the function's CPU share: notify ${m.notify.fixedMs} ms + ${m.notify.perRecordMs} ms per record, forwarder ${m.forwarder.fixedMs} ms + ${m.forwarder.perRecordMs} ms per record${m.ack ? `, ack ${m.ack.fixedMs} ms + ${m.ack.perRecordMs} ms per message (+ ${a.ackDbCallMs} ms assumed for relay_confirm in Aurora)` : ""}; plus per SQS call a round trip of ${RTT_MS.same} ms in the region and ${Object.entries(
       RTT_MS,
     )
       .filter(([k]) => k.includes("|"))
@@ -157,10 +165,13 @@ function capacitySection(results: CapacityResults, model: StackCapacity): string
     results.dispatch && !results.dispatch.blocker ? results.dispatch : results.dispatchFallback;
   const gbsPerMillion = (ms: number, perInvocation: number) =>
     ((ms / 1000) * 0.25 * 1e6) / perInvocation;
+  // The prod plan's functions have 256 MB: a 0.145 vCPU share (1769 MB = one vCPU).
+  const scale = lambdaCpuScale(256, DEFAULT_ASSUMPTIONS);
   const notifyAws = (n: number) =>
-    h.notify.fixedMs + h.notify.perRecordMs * n + Math.ceil(n / 10) * RTT_MS.same;
+    scale * (h.notify.fixedMs + h.notify.perRecordMs * n) + Math.ceil(n / 10) * RTT_MS.same;
   const fwdAws = (n: number, to: string) =>
-    h.forwarder.fixedMs + h.forwarder.perRecordMs * n + sqsCallRttMs(to, "ap-northeast-1");
+    scale * (h.forwarder.fixedMs + h.forwarder.perRecordMs * n) +
+    sqsCallRttMs(to, "ap-northeast-1");
   const lines = [
     "## Capacity",
     "",
@@ -170,20 +181,26 @@ function capacitySection(results: CapacityResults, model: StackCapacity): string
     "npx tsx bench/capacity-doc.ts             # regenerates this document",
     "```",
     "",
-    `Measured ${results.measuredAt} on ${results.machine.nproc} cores (${results.machine.cpuModel}, node ${results.machine.node}, ${results.machine.mariadb}); 1-minute load average ${results.loadAverage?.start ?? "?"} at the start and ${results.loadAverage?.end ?? "?"} at the end — other work shared the machine, so the figures are medians and should be read to within ±30 %.`,
+    `Measured ${results.measuredAt} on ${results.machine.nproc} cores (${results.machine.cpuModel}, node ${results.machine.node}, ${results.machine.mariadb}); 1-minute load average ${Object.entries(
+      results.loadAverage ?? {},
+    )
+      .map(([piece, l]) => `${l.start} → ${l.end} while measuring ${piece} (${l.measuredAt})`)
+      .join(
+        ", ",
+      )} — other work shared the machine (3–4 runnable processes per core), so read the figures to within ±30 %.`,
     "",
     "### The pieces, measured",
     "",
     "| piece | figure | command |",
     "| --- | --- | --- |",
-    `| notify handler, own time | ${h.notify.fixedMs} ms + ${h.notify.perRecordMs} ms per record; ${h.notify.logFixedBytes} B of logs + EMF per invocation | \`${h.command}\` |`,
-    `| forwarder handler, own time | ${h.forwarder.fixedMs} ms + ${h.forwarder.perRecordMs} ms per record; ${h.forwarder.logFixedBytes} B + ${h.forwarder.logPerRecordBytes} B per record of logs + EMF | \`${h.command}\` |`,
+    `| notify handler, CPU time on one core | ${h.notify.fixedMs} ms + ${h.notify.perRecordMs} ms per record; ${h.notify.logFixedBytes} B of logs + EMF per invocation | \`${h.command}\` |`,
+    `| forwarder handler, CPU time on one core | ${h.forwarder.fixedMs} ms + ${h.forwarder.perRecordMs} ms per record; ${h.forwarder.logFixedBytes} B + ${h.forwarder.logPerRecordBytes} B per record of logs + EMF | \`${h.command}\` |`,
     ...(h.ack
       ? [
-          `| ack handler, own time (relay_confirm answered at once) | ${h.ack.fixedMs} ms + ${h.ack.perRecordMs} ms per ack message; ${h.ack.logFixedBytes} B of logs | \`${h.command}\` |`,
+          `| ack handler, CPU time on one core (relay_confirm answered at once) | ${h.ack.fixedMs} ms + ${h.ack.perRecordMs} ms per ack message; ${h.ack.logFixedBytes} B of logs | \`${h.command}\` |`,
         ]
       : []),
-    `| notify GB-seconds per million orders, 256 MB | ${fmt(gbsPerMillion(notifyAws(100), 100), 1)} in full batches of 100 (${fmt(notifyAws(100), 1)} ms each in AWS: own time + 10 SQS round trips); ${fmt(gbsPerMillion(notifyAws(1), 1), 1)} one order per invocation | model |`,
+    `| notify GB-seconds per million orders, 256 MB | ${fmt(gbsPerMillion(notifyAws(100), 100), 1)} in full batches of 100 (${fmt(notifyAws(100), 1)} ms each in AWS: CPU time × ${fmt(scale, 2)} for 256 MB + 10 SQS round trips); ${fmt(gbsPerMillion(notifyAws(1), 1), 1)} one order per invocation | model |`,
     `| forwarder GB-seconds per million orders, 256 MB | ${fmt(gbsPerMillion(fwdAws(10, "us-west-2"), 10), 1)} (us-west-2) / ${fmt(gbsPerMillion(fwdAws(10, "eu-west-1"), 10), 1)} (eu-west-1) / ${fmt(gbsPerMillion(fwdAws(10, "ap-northeast-1"), 10), 1)} (ap-northeast-1) in batches of 10 — the cross-region round trip dominates | model |`,
   ];
   if (d) {
@@ -193,7 +210,7 @@ function capacitySection(results: CapacityResults, model: StackCapacity): string
     );
   }
   lines.push(
-    `| DC consumer rows/s per process | ${results.dc ? `${fmt(results.dc.rowsPerSecond)} (${results.dc.command})` : "not measured here: the DC-sink issue (13) owns that benchmark; `bench/capacity.ts` calls `dcCapacity()` of a `bench/dc-*.ts` module when one exists, or takes `--dc-rows-per-second N`"} | ${results.dc?.command ?? "hook"} |`,
+    `| DC consumer rows/s per process | ${results.dc ? `${fmt(results.dc.rowsPerSecond)}${results.dc.note ? ` — ${results.dc.note}` : ""}` : "not measured here: the DC-sink issue (13) owns that benchmark; `bench/capacity.ts` calls `dcCapacity()` of a `bench/dc-*.ts` module when one exists, or takes `--dc-rows-per-second N`"} | ${results.dc?.command ?? "hook"} |`,
   );
   if (d) {
     lines.push(
@@ -220,7 +237,7 @@ function capacitySection(results: CapacityResults, model: StackCapacity): string
     const best = Math.max(...[100, 500].map((b) => dispatchRate(d, b, d.awsLatencyMs) ?? 0));
     lines.push(
       "",
-      `Goal dispatch ≥ 5,000 rows/s per region: **${goal !== undefined && goal >= 5000 ? "met" : "missed"}** — ${ops(goal)} rows/s at the plan's batch of 100 and ${ops(best)} at batch 500 with ${d.awsLatencyMs} ms calls (best runs; ${best >= 5000 ? "the goal is met only with dispatchBatchSize 500" : "short of the goal even at 500"}). One run is serial: each batch costs its SQL time plus one call, so rows/s ≈ 0.9 × batch / (SQL ms per batch + call ms). With ~500-byte rows the 200,000-byte payload cap ends a batch at ~277 rows whatever \`dispatchBatchSize\` says, so 500 does not reach 500. Lifting it past that needs the SQL side (issue 12's owner): a larger payload cap (Lambda's async limit is 1 MiB since late 2025; Aurora's own limit is not documented), or several dispatchers in parallel over disjoint id ranges.`,
+      `Goal dispatch ≥ 5,000 rows/s per region: **${goal !== undefined && goal >= 5000 ? "met" : "missed"}** — ${ops(goal)} rows/s at the plan's batch of 100 and ${ops(best)} at batch 500 with ${d.awsLatencyMs} ms calls (best runs; ${best >= 5000 ? "the goal is met only with dispatchBatchSize 500" : "short of the goal even at 500"}). One run is serial: each batch costs its SQL time plus one call, so rows/s ≈ 0.9 × batch / (SQL ms per batch + call ms). With ~500-byte rows the 200,000-byte payload cap ends a batch at ~${recordsPerCall(d, 500) ?? "?"} rows (measured rows per call) whatever \`dispatchBatchSize\` says, so 500 does not reach 500. Lifting it past that needs the SQL side (issue 12's owner): a larger payload cap (Lambda's async limit is 1 MiB since late 2025; Aurora's own limit is not documented), or several dispatchers in parallel over disjoint id ranges.`,
     );
   }
   lines.push(

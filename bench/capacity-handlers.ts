@@ -5,20 +5,25 @@
  * against the in-process SQS server (`emulators/sqs.ts`) holding the prod stack's queues
  * (`queueSpecs`), through the real `@aws-sdk/client-sqs`.
  *
- * The local SQS server answers in-process, so a handler's wall time here is its own work plus
- * the local server's work on its SendMessageBatch calls. A middleware on the handler's SQS client
- * times each call's HTTP exchange (request sent → response parsed), and that time is subtracted:
- * `ownMs` is the handler's own time (validation, SDK serialisation and signing, Powertools) without
- * the round trips. In AWS each call costs its network round trip instead, which the cost and
- * capacity models add per call (offline/cost.ts `sqsCallRttMs`).
+ * The local SQS server runs in a process of its own (bench/capacity-sqs-server.ts), so the CPU
+ * time this process spends in one invocation (`process.cpuUsage()`) is the handler's own work —
+ * validation, SDK serialisation and signing, Powertools logs and metrics — without the server's:
+ * that is `ownMs`, CPU milliseconds on one full core of this machine. Wall time and the time of
+ * the SQS calls (a middleware on the handler's client times each HTTP exchange) are recorded too.
+ * In AWS a handler gets a share of a vCPU in proportion to its memory and each SQS call costs a
+ * network round trip; the cost and capacity models add both (offline/cost.ts `lambdaCpuScale`,
+ * `sqsCallRttMs`). Sizes are measured interleaved, round after round, so a noisy neighbour on
+ * this shared machine affects them alike; the figure per size is the median.
  */
-import type { SQSClient } from "@aws-sdk/client-sqs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { readStackFile, stackFilePath } from "../config/load";
 import { queueSpecs } from "../config/names";
 import { parseConfig } from "../config/schema";
 import { toRelayMessage, type RelayEnvelope, type RelayRecord } from "../contract/envelope";
 import { SERVICE } from "../contract/metrics";
-import { createQueuesFromSpecs, pollEventSourceOnce, startLocalSqs } from "../emulators/sqs";
+import { createQueuesFromSpecs, pollEventSourceOnce } from "../emulators/sqs";
 import { ackMessages } from "../contract/ack";
 import { createAckHandler } from "../lambda/ack";
 import { createForwarderHandler } from "../lambda/forwarder";
@@ -33,11 +38,11 @@ export interface HandlerPoint {
   /** Records per invocation. */
   readonly records: number;
   readonly invocations: number;
-  /** Median wall time of one invocation, SQS server time included (ms). */
+  /** Median wall time of one invocation, the local SQS round trips included (ms). */
   readonly wallMs: number;
-  /** Median time of the same invocation's SQS calls made bare (ms). */
+  /** Median wall time of its SQS calls (HTTP exchanges with the local server, ms). */
   readonly sqsMs: number;
-  /** wallMs − sqsMs: the handler's own time (ms). */
+  /** Median CPU time of this process during one invocation: the handler's own work (ms). */
   readonly ownMs: number;
   /** SendMessageBatch calls per invocation. */
   readonly sqsCalls: number;
@@ -107,10 +112,50 @@ async function captured<T>(fn: () => Promise<T>): Promise<{ value: T; bytes: num
   }
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; bytes: number }> {
+async function timed<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; ms: number; cpuMs: number; bytes: number }> {
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const { value, bytes } = await captured(fn);
-  return { value, ms: Number(process.hrtime.bigint() - start) / 1e6, bytes };
+  const used = process.cpuUsage(cpu);
+  return {
+    value,
+    ms: Number(process.hrtime.bigint() - start) / 1e6,
+    cpuMs: (used.user + used.system) / 1000,
+    bytes,
+  };
+}
+
+/** Starts bench/capacity-sqs-server.ts; resolves with its endpoint and a stop function. */
+async function startSqsServer(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const root = join(__dirname, "..");
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "node_modules", "tsx", "dist", "cli.mjs"),
+      join(__dirname, "capacity-sqs-server.ts"),
+    ],
+    { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = text.split("\n")[0];
+      if (text.includes("\n")) resolve(line.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`local SQS server exited (${code})`)));
+  });
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.stdin!.end();
+        setTimeout(() => child.kill("SIGTERM"), 3000).unref();
+      }),
+  };
 }
 
 /** Adds a middleware that sums the time of every HTTP exchange the client makes. */
@@ -167,13 +212,19 @@ export async function measureHandlers(
   const log = options.log ?? (() => {});
   const file = readStackFile(stackFilePath("prod"), "prod");
   const config = parseConfig({ ...file.relay, namePrefix: `cap-${process.pid % 10000}` }, "prod");
-  const sqs = await startLocalSqs();
+  const sqs = await startSqsServer();
+  const sqsClient = (region: string) =>
+    new SQSClient({
+      region,
+      endpoint: sqs.endpoint,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
   const previousRegion = process.env.AWS_REGION;
   process.env.AWS_REGION = REGION;
   try {
-    const client = sqs.client(REGION, { harness: true });
-    const notifyClient = sqs.client(REGION);
-    const forwarderClient = sqs.client(config.aggregator.region);
+    const client = sqsClient(REGION);
+    const notifyClient = sqsClient(REGION);
+    const forwarderClient = sqsClient(config.aggregator.region);
     const notifyCalls = timeCalls(notifyClient);
     const forwarderCalls = timeCalls(forwarderClient);
     const queues = await createQueuesFromSpecs(client, queueSpecs(config));
@@ -208,42 +259,45 @@ export async function measureHandlers(
           sum + name.length + (v.DataType ?? "").length + (v.StringValue ?? "").length,
         0,
       );
-    const point = (
-      records: number,
-      samples: { wall: number; sqs: number; calls: number; bytes: number }[],
-    ): HandlerPoint => {
-      const wallMs = median(samples.map((x) => x.wall));
-      const ownMs = median(samples.map((x) => x.wall - x.sqs));
-      return {
-        records,
-        invocations: samples.length,
-        wallMs: round(wallMs, 3),
-        sqsMs: round(wallMs - ownMs, 3),
-        ownMs: round(ownMs, 3),
-        sqsCalls: median(samples.map((x) => x.calls)),
-        logBytes: Math.round(median(samples.map((x) => x.bytes))),
-      };
+    type Sample = { wall: number; cpu: number; sqs: number; calls: number; bytes: number };
+    const point = (records: number, samples: Sample[]): HandlerPoint => ({
+      records,
+      invocations: samples.length,
+      wallMs: round(median(samples.map((x) => x.wall)), 3),
+      sqsMs: round(median(samples.map((x) => x.sqs)), 3),
+      ownMs: round(median(samples.map((x) => x.cpu)), 3),
+      sqsCalls: median(samples.map((x) => x.calls)),
+      logBytes: Math.round(median(samples.map((x) => x.bytes))),
+    });
+    /** Runs `measure(size)` for every size in every round (order rotated), warm-up discarded. */
+    const interleaved = async (
+      sizes: readonly number[],
+      measure: (size: number, round: number) => Promise<Sample | undefined>,
+    ): Promise<Map<number, Sample[]>> => {
+      const out = new Map<number, Sample[]>(sizes.map((n) => [n, []]));
+      for (let r = 0; r < reps + 5; r++) {
+        const order = sizes.map((_, i) => sizes[(i + r) % sizes.length]);
+        for (const n of order) {
+          const sample = await measure(n, r);
+          if (sample && r >= 5) out.get(n)!.push(sample);
+        }
+      }
+      return out;
     };
 
     // notify: envelopes of 1, 10, 50 and 100 records (the prod plan's dispatchBatchSize is 100).
-    const notifyPoints: HandlerPoint[] = [];
-    for (const n of [1, 10, 50, 100]) {
-      const samples = [];
-      for (let r = 0; r < reps + 5; r++) {
-        const env = envelope(n);
-        notifyCalls.take();
-        const run = await timed(() => notify(env));
-        const calls = notifyCalls.take();
-        if (r >= 5)
-          samples.push({ wall: run.ms, sqs: calls.ms, calls: calls.calls, bytes: run.bytes });
-      }
-      notifyPoints.push(point(n, samples));
-      log(`  notify ${n} records: ${JSON.stringify(notifyPoints.at(-1))}`);
-    }
+    const notifySamples = await interleaved([1, 10, 50, 100], async (n) => {
+      const env = envelope(n);
+      notifyCalls.take();
+      const run = await timed(() => notify(env));
+      const calls = notifyCalls.take();
+      return { wall: run.ms, cpu: run.cpuMs, sqs: calls.ms, calls: calls.calls, bytes: run.bytes };
+    });
+    const notifyPoints = [...notifySamples].map(([n, samples]) => point(n, samples));
+    for (const p of notifyPoints) log(`  notify ${p.records} records: ${JSON.stringify(p)}`);
 
     // heartbeat: notify's once-a-minute status, metrics only.
-    const beats: { wall: number; sqs: number; calls: number; bytes: number }[] = [];
-    for (let r = 0; r < reps; r++) {
+    const beatSamples = await interleaved([0], async () => {
       const beat = await timed(() =>
         notify({
           region: REGION,
@@ -259,16 +313,14 @@ export async function measureHandlers(
           },
         }),
       );
-      beats.push({ wall: beat.ms, sqs: 0, calls: 0, bytes: beat.bytes });
-    }
-    const heartbeat = point(0, beats);
+      return { wall: beat.ms, cpu: beat.cpuMs, sqs: 0, calls: 0, bytes: beat.bytes };
+    });
+    const heartbeat = point(0, beatSamples.get(0)!);
 
     // forwarder: event-source batches of 1, 5 and 10 from the regional queue (filled by notify).
-    const forwarderPoints: HandlerPoint[] = [];
-    for (const n of [1, 5, 10]) {
-      const samples = [];
-      for (let r = 0; r < reps + 5; r++) {
-        let sample: { wall: number; sqs: number; calls: number; bytes: number } | undefined;
+    const forwarderSamples = await interleaved([1, 5, 10], async (n) => {
+      for (;;) {
+        let sample: Sample | undefined;
         const result = await pollEventSourceOnce({
           client,
           queueUrl: regional.url,
@@ -280,62 +332,54 @@ export async function measureHandlers(
             forwarderCalls.take();
             const run = await timed(() => forwarder(event));
             const calls = forwarderCalls.take();
-            sample = { wall: run.ms, sqs: calls.ms, calls: calls.calls, bytes: run.bytes };
+            sample = {
+              wall: run.ms,
+              cpu: run.cpuMs,
+              sqs: calls.ms,
+              calls: calls.calls,
+              bytes: run.bytes,
+            };
             return run.value as SqsBatchResponse;
           },
         });
-        if (result.received !== n || !sample) {
-          // The regional queue ran low: refill it through notify and repeat this repetition.
-          await captured(() => notify(envelope(100)));
-          r--;
-          continue;
-        }
-        if (r >= 5) samples.push(sample);
+        if (result.received === n && sample) return sample;
+        // The regional queue ran low: refill it through notify (not timed) and poll again.
+        await captured(() => notify(envelope(100)));
       }
-      forwarderPoints.push(point(n, samples));
-      log(`  forwarder ${n} records: ${JSON.stringify(forwarderPoints.at(-1))}`);
-    }
+    });
+    const forwarderPoints = [...forwarderSamples].map(([n, samples]) => point(n, samples));
+    for (const p of forwarderPoints) log(`  forwarder ${p.records} records: ${JSON.stringify(p)}`);
 
-    // ack: event-source batches of 1, 5 and 10 ack messages (each confirming 10 outbox ids).
-    const calls: string[] = [];
+    // ack: event-source batches of 1, 5 and 10 ack messages (each confirming 10 outbox ids),
+    // relay_confirm answered at once by a stand-in connection.
     const ack = createAckHandler({
-      connect: async () => ({
-        query: async (sql: string) => {
-          calls.push(sql);
-          return [];
-        },
-        end: async () => {},
-      }),
+      connect: async () => ({ query: async () => [], end: async () => {} }),
       logger: createLogger(SERVICE.ack),
       metrics: createMetrics(SERVICE.ack),
     });
-    const ackPoints: HandlerPoint[] = [];
     let ackId = 1;
-    for (const n of [1, 5, 10]) {
-      const samples = [];
-      for (let r = 0; r < reps + 5; r++) {
-        const event: SqsEvent = {
-          Records: Array.from({ length: n }, (_, k) => {
-            const ids = Array.from({ length: 10 }, () => ackId++);
-            return {
-              messageId: `ack-${r}-${n}-${k}`,
-              receiptHandle: `rh-${r}-${n}-${k}`,
-              body: JSON.stringify(ackMessages(REGION, ids, new Date())[0]),
-              attributes: { ApproximateReceiveCount: "1" },
-              messageAttributes: {},
-              md5OfBody: "",
-              eventSource: "aws:sqs",
-              eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:capacity-acks`,
-              awsRegion: REGION,
-            };
-          }),
-        };
-        const run = await timed(() => ack(event));
-        if (r >= 5) samples.push({ wall: run.ms, sqs: 0, calls: 0, bytes: run.bytes });
-      }
-      ackPoints.push(point(n, samples));
-      log(`  ack ${n} messages: ${JSON.stringify(ackPoints.at(-1))}`);
-    }
+    const ackSamples = await interleaved([1, 5, 10], async (n, r) => {
+      const event: SqsEvent = {
+        Records: Array.from({ length: n }, (_, k) => {
+          const ids = Array.from({ length: 10 }, () => ackId++);
+          return {
+            messageId: `ack-${r}-${n}-${k}`,
+            receiptHandle: `rh-${r}-${n}-${k}`,
+            body: JSON.stringify(ackMessages(REGION, ids, new Date())[0]),
+            attributes: { ApproximateReceiveCount: "1" },
+            messageAttributes: {},
+            md5OfBody: "",
+            eventSource: "aws:sqs",
+            eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:capacity-acks`,
+            awsRegion: REGION,
+          };
+        }),
+      };
+      const run = await timed(() => ack(event));
+      return { wall: run.ms, cpu: run.cpuMs, sqs: 0, calls: 0, bytes: run.bytes };
+    });
+    const ackPoints = [...ackSamples].map(([n, samples]) => point(n, samples));
+    for (const p of ackPoints) log(`  ack ${p.records} messages: ${JSON.stringify(p)}`);
 
     return {
       command: HANDLERS_COMMAND,
@@ -349,6 +393,6 @@ export async function measureHandlers(
   } finally {
     if (previousRegion === undefined) delete process.env.AWS_REGION;
     else process.env.AWS_REGION = previousRegion;
-    await sqs.close();
+    await sqs.stop();
   }
 }

@@ -9,7 +9,14 @@
  * figure is "orders/s it can pass on" at the plan's settings; the region's ceiling is the smallest
  * of its own hops, the stack's the smallest of (the regions' sum, the shared hops).
  */
-import { sqsCallRttMs, type MeasuredHandlers, type PlannedRegion } from "../offline/cost";
+import {
+  DEFAULT_ASSUMPTIONS,
+  lambdaCpuScale,
+  sqsCallRttMs,
+  type CostAssumptions,
+  type MeasuredHandlers,
+  type PlannedRegion,
+} from "../offline/cost";
 import type { DispatchFigures } from "./capacity-dispatch";
 
 /** A limit AWS documents, with the page it is on. */
@@ -138,6 +145,19 @@ export function dispatchRate(
   return point?.best?.rowsPerSecondSustained ?? point?.rowsPerSecondSustained;
 }
 
+/** Records one lambda_async call carried at a batch size (the payload byte cap may cut it). */
+export function recordsPerCall(
+  dispatch: DispatchFigures | undefined,
+  batchSize: number,
+): number | undefined {
+  const point = dispatch?.points.find(
+    (p) => p.schema === "prod-like" && p.variant === "call-only" && p.batchSize === batchSize,
+  );
+  return point && point.callsPerRun > 0
+    ? Math.round(point.rowsPerRun / point.callsPerRun)
+    : undefined;
+}
+
 export function capacityModel(input: {
   stack: string;
   plan: readonly PlannedRegion[];
@@ -146,10 +166,13 @@ export function capacityModel(input: {
   dc?: DcFigure;
   /** Which SQL the dispatch figure was measured on, when not the working tree's. */
   dispatchSource?: string;
+  /** The cost model's assumptions (the Lambda CPU share). @default DEFAULT_ASSUMPTIONS */
+  assumptions?: CostAssumptions;
   /** Highest dispatchBatchSize measured (for the lift text). */
   maxBatchSize?: number;
 }): StackCapacity {
   const { plan, handlers, dispatch, dc } = input;
+  const assumptions = input.assumptions ?? DEFAULT_ASSUMPTIONS;
   const unmeasured: string[] = [];
   const aggregatorRegion = plan.find((p) =>
     p.queues.some((q) => /-aggregator(\.fifo)?$/.test(q.name)),
@@ -168,9 +191,9 @@ export function capacityModel(input: {
     const bigger = dispatchRate(dispatch, input.maxBatchSize ?? 500, latency);
     const notify = region.functions.find((f) => f.role === "notify")!;
     const forwarder = region.functions.find((f) => f.role === "forwarder");
+    const notifyScale = lambdaCpuScale(notify.memoryMb, assumptions);
     const notifyMs =
-      handlers.notify.fixedMs +
-      handlers.notify.perRecordMs * batch +
+      notifyScale * (handlers.notify.fixedMs + handlers.notify.perRecordMs * batch) +
       Math.ceil(batch / 10) * sqsCallRttMs(r, r);
     const concurrency = AWS_LIMITS.lambdaConcurrency.value;
     const hops: Hop[] = [
@@ -181,7 +204,7 @@ export function capacityModel(input: {
           `measured: batch ${batch}, lambda_async ${latency} ms per call, ~500-byte rows` +
           (dispatch?.blocker ? ` — working tree: ${dispatch.blocker}` : ""),
         source: dispatch?.command ?? "npx tsx bench/capacity.ts --only dispatch",
-        lift: `dispatchBatchSize up to 500 (measured ${bigger === undefined ? "?" : bigger.toLocaleString("en-US")} rows/s at 500: with ~500-byte rows the 200,000-byte payload cap stops a call at ~277 rows); beyond that only a faster lambda_async or parallel dispatchers (SQL change)`,
+        lift: `dispatchBatchSize up to 500 (measured ${bigger === undefined ? "?" : bigger.toLocaleString("en-US")} rows/s at 500: with ~500-byte rows the 200,000-byte payload cap stops a call at ~${recordsPerCall(dispatch, input.maxBatchSize ?? 500) ?? "?"} rows); beyond that only a faster lambda_async or parallel dispatchers (SQL change)`,
       },
       {
         hop: `notify (async Lambda, ${notify.memoryMb} MB)`,
@@ -189,7 +212,7 @@ export function capacityModel(input: {
           (concurrency * batch) / (notifyMs / 1000),
           AWS_LIMITS.invokeRate.value * batch,
         ),
-        basis: `${concurrency} concurrent (account default, shared) × ${batch} records / ${notifyMs.toFixed(1)} ms (measured ${handlers.notify.fixedMs} + ${handlers.notify.perRecordMs}/record + ${Math.ceil(batch / 10)} × ${sqsCallRttMs(r, r)} ms SQS round trips)`,
+        basis: `${concurrency} concurrent (account default, shared) × ${batch} records / ${notifyMs.toFixed(1)} ms (measured ${handlers.notify.fixedMs} + ${handlers.notify.perRecordMs}/record CPU ms × ${notifyScale.toFixed(2)} for ${notify.memoryMb} MB + ${Math.ceil(batch / 10)} × ${sqsCallRttMs(r, r)} ms SQS round trips)`,
         source: `${handlers.command}; ${AWS_LIMITS.lambdaConcurrency.source}`,
         lift: "account concurrency quota (Service Quotas)",
       },
@@ -205,14 +228,14 @@ export function capacityModel(input: {
       const size = forwarder.source?.batchSize ?? 10;
       const cap = forwarder.source?.maxConcurrency ?? concurrency;
       const rtt = sqsCallRttMs(r, forwarder.aggregatorRegion ?? r);
+      const scale = lambdaCpuScale(forwarder.memoryMb, assumptions);
       const ms =
-        handlers.forwarder.fixedMs +
-        handlers.forwarder.perRecordMs * size +
+        scale * (handlers.forwarder.fixedMs + handlers.forwarder.perRecordMs * size) +
         Math.ceil(size / 10) * rtt;
       hops.push({
         hop: `forwarder (event source, maximumConcurrency ${cap})`,
         ordersPerSecond: (cap * size) / (ms / 1000),
-        basis: `${cap} concurrent × ${size} messages / ${ms.toFixed(1)} ms (measured ${handlers.forwarder.fixedMs} + ${handlers.forwarder.perRecordMs}/record + ${rtt} ms round trip to ${forwarder.aggregatorRegion})`,
+        basis: `${cap} concurrent × ${size} messages / ${ms.toFixed(1)} ms (measured ${handlers.forwarder.fixedMs} + ${handlers.forwarder.perRecordMs}/record CPU ms × ${scale.toFixed(2)} for ${forwarder.memoryMb} MB + ${rtt} ms round trip to ${forwarder.aggregatorRegion})`,
         source: `${handlers.command}; ${AWS_LIMITS.esmMaximumConcurrency.source}`,
         lift: (() => {
           const needed = Math.ceil((5000 * ms) / 1000 / size);

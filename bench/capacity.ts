@@ -24,6 +24,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -38,11 +39,21 @@ import { machine } from "./machine";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+export interface LoadWindow {
+  readonly measuredAt: string;
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface CapacityResults {
+  /** When the last piece was measured (each piece carries its own date and load). */
   readonly measuredAt: string;
   readonly machine: ReturnType<typeof machine>;
-  /** 1-minute load average when the run started and ended (other work shares this machine). */
-  readonly loadAverage: { readonly start: number; readonly end: number };
+  /**
+   * 1-minute load average when each piece's measurement started and ended (other work shares
+   * this machine).
+   */
+  readonly loadAverage: Partial<Record<"handlers" | "dispatch", LoadWindow>>;
   readonly handlers: MeasuredHandlers;
   readonly dispatch?: DispatchFigures;
   /** When the working tree's sql/ could not be measured: what was measured instead. */
@@ -51,7 +62,11 @@ export interface CapacityResults {
   readonly model?: StackCapacity;
 }
 
-/** The hook for the DC consumer's figure: a bench/dc-*.ts module exporting dcCapacity(). */
+/**
+ * The hook for the DC consumer's figure (measured by the DC-sink issue's benchmark, not here):
+ * a bench/dc-*.ts module exporting `dcCapacity()`, else the last result of
+ * `npx tsx bench/dc-throughput.ts` (bench/.work/dc-throughput.json: one process, steady rows/s).
+ */
 async function dcHook(log: (line: string) => void): Promise<DcFigure | undefined> {
   const candidates = readdirSync(__dirname).filter((f) => /^dc-.*\.ts$/.test(f));
   for (const file of candidates) {
@@ -63,8 +78,30 @@ async function dcHook(log: (line: string) => void): Promise<DcFigure | undefined
       return module.dcCapacity();
     }
   }
+  const last = join(__dirname, ".work", "dc-throughput.json");
+  if (existsSync(last)) {
+    try {
+      const figure = JSON.parse(readFileSync(last, "utf8")) as {
+        command?: string;
+        sink?: { steadyRowsPerSecond?: number; concurrency?: number };
+      };
+      const rows = figure.sink?.steadyRowsPerSecond;
+      if (typeof rows === "number" && rows > 0) {
+        const when = statSync(last).mtime.toISOString().slice(0, 16).replace("T", " ");
+        log(`DC consumer: ${rows} rows/s from bench/.work/dc-throughput.json (${when})`);
+        return {
+          rowsPerSecond: rows,
+          processes: 1,
+          command: figure.command ?? "npx tsx bench/dc-throughput.ts",
+          note: `one process with ${figure.sink?.concurrency ?? "?"} receive loops, as the DC-sink benchmark last measured it on this machine (bench/.work/dc-throughput.json, ${when} UTC)`,
+        };
+      }
+    } catch (error) {
+      log(`DC consumer: bench/.work/dc-throughput.json unreadable (${(error as Error).message})`);
+    }
+  }
   log(
-    `DC consumer: no bench/dc-*.ts exports dcCapacity() (${candidates.length ? candidates.join(", ") : "none found"}); not measured`,
+    `DC consumer: no bench/dc-*.ts exports dcCapacity() and no bench/.work/dc-throughput.json (${candidates.length ? candidates.join(", ") : "no dc-*.ts"}); not measured`,
   );
   return undefined;
 }
@@ -169,17 +206,26 @@ async function main(): Promise<void> {
     ? Number(args[args.indexOf("--dc-rows-per-second") + 1])
     : undefined;
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const loadAtStart = loadavg()[0];
   const before = previous();
+  const today = () => new Date().toISOString().slice(0, 10);
+  const load = () => Math.round(loadavg()[0] * 100) / 100;
+  const loads: Partial<Record<"handlers" | "dispatch", LoadWindow>> = {
+    ...(typeof before.loadAverage === "object" && !("start" in before.loadAverage)
+      ? before.loadAverage
+      : {}),
+  };
   let handlers = before.handlers;
   let dispatch = before.dispatch;
   let dispatchFallback = before.dispatchFallback;
   if (!only || only === "handlers") {
     log("handlers: notify and forwarder in-process against local SQS…");
-    handlers = await measureHandlers({ reps: quick ? 15 : 60, log });
+    const start = load();
+    handlers = { ...(await measureHandlers({ reps: quick ? 15 : 60, log })), measuredAt: today() };
+    loads.handlers = { measuredAt: today(), start, end: load() };
   }
   if (!only || only === "dispatch") {
     log("dispatch: relay_dispatch() on a private MariaDB…");
+    const start = load();
     const options = quick
       ? { rows: 12_000, runs: 2, latenciesMs: [0, 25] }
       : { rows: 45_000, runs: 6 };
@@ -189,6 +235,7 @@ async function main(): Promise<void> {
       log(`dispatch: the working tree's sql/ fails (${dispatch.blocker}); measuring HEAD instead`);
       dispatchFallback = dispatchAtHead(quick, log);
     }
+    loads.dispatch = { measuredAt: today(), start, end: load() };
   }
   if (!handlers) throw new Error("no handler figures yet: run without --only first");
   const dc =
@@ -210,13 +257,12 @@ async function main(): Promise<void> {
       : {}),
   });
   const results: CapacityResults = {
-    measuredAt: new Date().toISOString().slice(0, 10),
+    measuredAt:
+      [loads.handlers?.measuredAt, loads.dispatch?.measuredAt].filter(Boolean).sort().at(-1) ??
+      today(),
     machine: machine(),
-    loadAverage: {
-      start: Math.round(loadAtStart * 100) / 100,
-      end: Math.round(loadavg()[0] * 100) / 100,
-    },
-    handlers: { ...handlers, measuredAt: new Date().toISOString().slice(0, 10) },
+    loadAverage: loads,
+    handlers,
     ...(dispatch ? { dispatch } : {}),
     ...(dispatchFallback ? { dispatchFallback } : {}),
     ...(dc ? { dc } : {}),

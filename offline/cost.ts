@@ -21,8 +21,9 @@
  * per-order figures are higher — the model says how much.
  *
  * Handler durations (→ GB-seconds) and log bytes are the ones measured on this machine by
- * `npx tsx bench/capacity.ts` (bench/capacity-results.json) plus one network round trip per SQS
- * call (`sqsCallRttMs`), which an in-process measurement cannot show.
+ * `npx tsx bench/capacity.ts` (bench/capacity-results.json): CPU time on one core, scaled to the
+ * function's CPU share (Lambda: one vCPU at 1,769 MB, in proportion below), plus one network
+ * round trip per SQS call (`sqsCallRttMs`), which a local measurement cannot show.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -86,6 +87,11 @@ export interface CostAssumptions {
   readonly alarmNotificationsPerMonth: number;
   /** ack: the relay_confirm call's time in Aurora per invocation (not measurable here). */
   readonly ackDbCallMs: number;
+  /**
+   * Lambda memory that gets one full vCPU; below it CPU is allocated in proportion, so the
+   * handlers' CPU time measured on a full core here is scaled by this / memory.
+   */
+  readonly lambdaVcpuMemoryMb: number;
 }
 
 export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
@@ -108,6 +114,7 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   logStorageRatio: 1,
   alarmNotificationsPerMonth: 10,
   ackDbCallMs: 5,
+  lambdaVcpuMemoryMb: 1769,
 };
 
 /** Why each assumption has its value (printed under the estimate). */
@@ -131,7 +138,14 @@ export const ASSUMPTION_NOTES: Readonly<Record<keyof CostAssumptions, string>> =
   logStorageRatio: "CloudWatch bills archived (compressed) bytes; 1 = uncompressed upper bound",
   alarmNotificationsPerMonth: "a quiet month; each notification is one SNS publish and email",
   ackDbCallMs: "one CALL relay_confirm over the VPC, in Aurora; assumed",
+  lambdaVcpuMemoryMb:
+    "Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB (AWS docs): measured CPU ms × 1769/memory",
 };
+
+/** How much longer CPU work takes in a function of `memoryMb` than on one full core. */
+export function lambdaCpuScale(memoryMb: number, a: CostAssumptions): number {
+  return Math.max(1, a.lambdaVcpuMemoryMb / memoryMb);
+}
 
 /** Handler figures measured by bench/capacity.ts (bench/capacity-results.json → handlers). */
 export interface MeasuredHandlers {
@@ -543,13 +557,19 @@ export function regionTraffic(
   const rttLocal = sqsCallRttMs(region.region, region.region);
   const rttAgg = sqsCallRttMs(region.region, aggRegion);
   const esmBatch = forwarder?.source?.batchSize ?? 10;
+  const notifyFn = region.functions.find((f) => f.role === "notify");
+  const notifyScale = lambdaCpuScale(notifyFn?.memoryMb ?? 256, a);
+  const forwarderScale = lambdaCpuScale(forwarder?.memoryMb ?? 256, a);
+  // Billed ms: the measured CPU time at the function's CPU share + one round trip per SQS call.
   const notifyMs = (n: number) =>
     Math.ceil(
-      measured.notify.fixedMs + measured.notify.perRecordMs * n + Math.ceil(n / 10) * rttLocal,
+      notifyScale * (measured.notify.fixedMs + measured.notify.perRecordMs * n) +
+        Math.ceil(n / 10) * rttLocal,
     );
   const forwarderMs = (k: number) =>
     Math.ceil(
-      measured.forwarder.fixedMs + measured.forwarder.perRecordMs * k + Math.ceil(k / 10) * rttAgg,
+      forwarderScale * (measured.forwarder.fixedMs + measured.forwarder.perRecordMs * k) +
+        Math.ceil(k / 10) * rttAgg,
     );
   /** Σ over a call's SendMessageBatch calls (10 per call) of their billed requests. */
   const sendRequests = (k: number) => sumChunks(k, 10, (m) => billedRequests(m, msgBytes));
@@ -622,10 +642,12 @@ export function regionTraffic(
     const window = Math.max(1, ack.source?.windowSeconds ?? 1);
     const perWindow = (f: (n: number) => number) =>
       poissonExpectation(messages * window, f) / window;
+    const ackScale = lambdaCpuScale(ack.memoryMb, a);
     const ackMs = (k: number) =>
       Math.ceil(
-        (measured.ack?.fixedMs ?? measured.forwarder.fixedMs) +
-          (measured.ack?.perRecordMs ?? measured.forwarder.perRecordMs) * k +
+        ackScale *
+          ((measured.ack?.fixedMs ?? measured.forwarder.fixedMs) +
+            (measured.ack?.perRecordMs ?? measured.forwarder.perRecordMs) * k) +
           a.ackDbCallMs,
       );
     const ackInvocations = (n: number, f: (k: number) => number) => sumChunks(n, ackBatch, f);
@@ -1112,7 +1134,8 @@ export function estimateCost(run: OfflineRun, options: CostOptions): CostEstimat
         ),
       );
       const notify = region.functions.find((f) => f.role === "notify")!;
-      const heartbeatMs = Math.ceil(measured.heartbeat.ownMs) / 60;
+      const heartbeatMs =
+        Math.ceil(lambdaCpuScale(notify.memoryMb, a) * measured.heartbeat.ownMs) / 60;
       const heartbeatLog = (a.platformLogBytesPerInvocation + measured.heartbeat.logBytes) / 60;
       items.push(
         ...lambdaLines(
@@ -1420,7 +1443,11 @@ export function estimateSeedCost(run: OfflineRun, options: CostOptions): CostEst
     if (region.relay) {
       const notify = region.functions.find((f) => f.role === "notify")!;
       const rtt = sqsCallRttMs(r, aggregatorRegion);
-      const billedMs = Math.ceil(measured.notify.fixedMs + measured.notify.perRecordMs + rtt);
+      const billedMs = Math.ceil(
+        lambdaCpuScale(notify.memoryMb, a) *
+          (measured.notify.fixedMs + measured.notify.perRecordMs) +
+          rtt,
+      );
       const seedFn: PlannedFunction = { ...notify, tracing: false };
       items.push(
         line(
@@ -1638,7 +1665,7 @@ export function formatCost(comparison: SeedComparison): string {
   }
   const m = relay.measured;
   lines.push(
-    `  measured on this machine (${m.command}${m.measuredAt ? `, ${m.measuredAt}` : ""}): notify ${m.notify.fixedMs} ms + ${m.notify.perRecordMs} ms/record, forwarder ${m.forwarder.fixedMs} ms + ${m.forwarder.perRecordMs} ms/record, + ${RTT_MS.same} ms per SQS call in region, ${RTT_MS["ap-northeast-1|us-west-2"]}/${RTT_MS["ap-northeast-1|eu-west-1"]} ms to ap-northeast-1 from us-west-2/eu-west-1 (stated round trips)`,
+    `  measured on this machine (${m.command}${m.measuredAt ? `, ${m.measuredAt}` : ""}): CPU ms on one core, notify ${m.notify.fixedMs} + ${m.notify.perRecordMs}/record, forwarder ${m.forwarder.fixedMs} + ${m.forwarder.perRecordMs}/record (× ${relay.assumptions.lambdaVcpuMemoryMb}/memory in Lambda), + ${RTT_MS.same} ms per SQS call in region, ${RTT_MS["ap-northeast-1|us-west-2"]}/${RTT_MS["ap-northeast-1|eu-west-1"]} ms to ap-northeast-1 from us-west-2/eu-west-1 (stated round trips)`,
     "",
     `Prices: ${relay.prices.provenance}`,
     `  ${relay.prices.unverified} of the prices used are unverified (offline/prices.json, verified: false).`,

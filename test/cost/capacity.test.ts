@@ -10,6 +10,9 @@ import type { DispatchFigures } from "../../bench/capacity-dispatch";
 import { describePlan, sqsCallRttMs, type MeasuredHandlers } from "../../offline/cost";
 import { runStack } from "../../offline/engine";
 
+/** The prod plan's functions have 256 MB: 256/1769 of a vCPU. */
+const SCALE = 1769 / 256;
+
 const HANDLERS: MeasuredHandlers = {
   command: "fixture",
   rowBytes: 500,
@@ -53,12 +56,13 @@ describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
       const hop = (name: RegExp) => region.hops.find((h) => name.test(h.hop))!;
       // dispatch: the measured best sustained rows/s at the plan's batch (100) and 25 ms calls.
       assert.equal(hop(/^dispatch/).ordersPerSecond, 2000);
-      // forwarder: maximumConcurrency 10 × 10 messages per (3 + 0.1 × 10 + round trip) ms.
-      const ms = 3 + 1 + sqsCallRttMs(region.region, "ap-northeast-1");
+      // forwarder: maximumConcurrency 10 × 10 messages per ((3 + 0.1 × 10) CPU ms at a
+      // 256/1769 vCPU share + the round trip to the aggregator) ms.
+      const ms = (3 + 1) * SCALE + sqsCallRttMs(region.region, "ap-northeast-1");
       assert.ok(Math.abs(hop(/^forwarder/).ordersPerSecond! - (10 * 10) / (ms / 1000)) < 1e-6);
       // notify: 1,000 concurrent × 100 records per (2 + 30 + 10 round trips) ms, and at most
       // 10,000 invocations/s (10 × the concurrency quota) × 100 records.
-      const notifyMs = 2 + 0.3 * 100 + 10 * sqsCallRttMs(region.region, region.region);
+      const notifyMs = (2 + 0.3 * 100) * SCALE + 10 * sqsCallRttMs(region.region, region.region);
       const notify = Math.min((1000 * 100) / (notifyMs / 1000), 10_000 * 100);
       assert.ok(Math.abs(hop(/^notify/).ordersPerSecond! - notify) < 1e-6);
       assert.equal(hop(/^regional queue/).ordersPerSecond, Infinity);
@@ -69,8 +73,8 @@ describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
     }
     // prod's aggregator is FIFO in high-throughput mode: 9,000 TPS × 10 in ap-northeast-1.
     assert.equal(model.shared.find((h) => /^aggregator/.test(h.hop))!.ordersPerSecond, 90_000);
-    // eu-west-1's forwarder (215 ms to Tokyo) saturates first: 100 / 0.219 s ≈ 457/s, × 3 regions.
-    const eu = 100 / ((3 + 1 + 215) / 1000);
+    // eu-west-1's forwarder (215 ms to Tokyo) saturates first: 100 / 0.243 s ≈ 411/s, × 3 regions.
+    const eu = 100 / ((4 * SCALE + 215) / 1000);
     assert.equal(
       model.firstToSaturate,
       "eu-west-1: forwarder (event source, maximumConcurrency 10)",

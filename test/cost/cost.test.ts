@@ -75,7 +75,10 @@ const ASSUMPTIONS: CostAssumptions = {
   logStorageRatio: 1,
   alarmNotificationsPerMonth: 10,
   ackDbCallMs: 5,
+  lambdaVcpuMemoryMb: 1769,
 };
+/** 256 MB functions get 256/1769 of a vCPU: CPU time takes this many times longer. */
+const SCALE = 1769 / 256;
 
 const S = 730 * 3600; // seconds in the 730-hour month
 const ORDERS_PER_DAY = 43_200; // 0.5 orders/s in the one region
@@ -183,8 +186,10 @@ describe("cost model (offline/cost.ts) on a tiny hand-checked stack", function (
     );
     // notify: one invocation per run with rows + one heartbeat a minute.
     line("notify requests", (p1 + 1 / 60) * S, "lambda.request");
+    // Billed ms: CPU ms × SCALE (256 MB) + 6 ms per SQS call in the region, rounded up.
     const notifyMs =
-      expect(lambda, (n) => (n > 0 ? 4 + 6 * Math.ceil(n / 10) : 0)) + Math.ceil(0.5) / 60;
+      expect(lambda, (n) => (n > 0 ? Math.ceil(4 * SCALE + 6 * Math.ceil(n / 10)) : 0)) +
+      Math.ceil(0.5 * SCALE) / 60;
     line("notify duration (256 MB, arm64)", (notifyMs / 1000) * 0.25 * S, "lambda.duration.arm64");
     const notifyLog = p1 * (600 + 400) + (600 + 900) / 60;
     line("notify log ingestion", (notifyLog * S) / 1e9, "logs.ingest");
@@ -194,7 +199,7 @@ describe("cost model (offline/cost.ts) on a tiny hand-checked stack", function (
     line("forwarder requests", calls10 * S, "lambda.request");
     line(
       "forwarder duration (256 MB, arm64)",
-      ((9 * calls10) / 1000) * 0.25 * S,
+      ((Math.ceil(3 * SCALE + 6) * calls10) / 1000) * 0.25 * S,
       "lambda.duration.arm64",
     );
     line("forwarder log ingestion", (calls10 * 1100 * S) / 1e9, "logs.ingest");
@@ -216,7 +221,7 @@ describe("cost model (offline/cost.ts) on a tiny hand-checked stack", function (
       line("ack requests", ackCalls * S, "lambda.request");
       line(
         "ack duration (256 MB, arm64)",
-        ((6 * ackCalls) / 1000) * 0.25 * S,
+        ((Math.ceil(1 * SCALE + 5) * ackCalls) / 1000) * 0.25 * S,
         "lambda.duration.arm64",
       );
       line("ack log ingestion", (ackCalls * 1050 * S) / 1e9, "logs.ingest");
@@ -259,10 +264,10 @@ describe("cost model (offline/cost.ts) on a tiny hand-checked stack", function (
       "vpc.endpoint.interface.gb",
     );
     line("notify requests", 0.5 * S, "lambda.request");
-    // One record, one SendMessage to the DC queue in the same region: 4 + 0 + 6 ms.
+    // One record, one SendMessage to the DC queue in the same region: 4 CPU ms × SCALE + 6 ms.
     line(
       "notify duration (256 MB, arm64)",
-      ((0.5 * 10) / 1000) * 0.25 * S,
+      ((0.5 * Math.ceil(4 * SCALE + 6)) / 1000) * 0.25 * S,
       "lambda.duration.arm64",
     );
     line("notify log ingestion", (0.5 * 1000 * S) / 1e9, "logs.ingest");
