@@ -15,6 +15,7 @@
  * the load and returns the report of what happened so far (`interrupted: true`).
  */
 import { startLoadGenerator } from "./loadGenerator";
+import { startAcks } from "./stages/acks";
 import { Cleanup } from "./stages/cleanup";
 import { startDatabases } from "./stages/databases";
 import { dcArrivals, startDc } from "./stages/dc";
@@ -162,9 +163,14 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       cleanup,
     );
     checkpoint("queues and Lambdas started");
+    // The DC acknowledges to the regions; their databases purge only what it confirmed.
+    const acks = seedDesign
+      ? undefined
+      : await startAcks({ config, regionPools: databases.regionPools, local }, cleanup);
     await startDc(
       {
         local,
+        ackQueueUrls: acks?.queueUrls,
         region: config.aggregator.region,
         dcPool: databases.dcPool,
         dcUrl: databases.dcUrl,

@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type mysql from "mysql2/promise";
 import { SERVICE } from "../../contract/metrics";
+import { createAckSender } from "../../dc/acks";
 import { startDcConsumer } from "../../dc/consumer";
 import { onExitSync } from "../../cli/process";
 import type { Cleanup } from "./cleanup";
@@ -29,6 +30,8 @@ export interface DcOptions {
   readonly visibilitySeconds: number;
   /** Messages per receive. */
   readonly maxMessages?: number;
+  /** Region → ack queue URL: the consumers acknowledge what they commit. @default - no acks */
+  readonly ackQueueUrls?: Readonly<Record<string, string>>;
 }
 
 /** DC consumers as child processes running `dc/cli.ts` against the local SQS endpoint. */
@@ -40,6 +43,7 @@ function startDcProcesses(o: {
   mysqlUrl: string;
   visibilitySeconds: number;
   maxMessages: number;
+  ackQueueUrls?: Readonly<Record<string, string>>;
 }): { stop(): Promise<void> } {
   const root = path.join(__dirname, "..", "..");
   // tsx's loader in the consumer's own node process (no tsx CLI wrapper process in between).
@@ -69,6 +73,9 @@ function startDcProcesses(o: {
           "--max-messages",
           String(o.maxMessages),
           "--skip-schema",
+          ...(o.ackQueueUrls
+            ? ["--ack-queue-urls", JSON.stringify(o.ackQueueUrls), "--ack-flush-seconds", "1"]
+            : []),
         ],
         {
           stdio: "ignore",
@@ -122,6 +129,7 @@ export async function startDc(o: DcOptions, cleanup: Cleanup): Promise<void> {
       mysqlUrl: o.dcUrl,
       visibilitySeconds: o.visibilitySeconds,
       maxMessages: o.maxMessages ?? 10,
+      ackQueueUrls: o.ackQueueUrls,
     });
     cleanup.defer(() => children.stop());
     // Ready when every process has made its first receive.
@@ -130,8 +138,19 @@ export async function startDc(o: DcOptions, cleanup: Cleanup): Promise<void> {
       await sleep(100);
     return;
   }
+  // One sender for every in-process consumer; stopped after them (cleanup runs newest first).
+  const acks = o.ackQueueUrls
+    ? createAckSender({
+        queueUrls: o.ackQueueUrls,
+        clientFor: (region) => sqs.client(region),
+        flushIntervalMs: 1000,
+        logger: new Logger({ serviceName: SERVICE.dcConsumer, logLevel: "SILENT" }),
+      })
+    : undefined;
+  if (acks) cleanup.defer(() => acks.stop());
   for (let i = 0; i < count; i++) {
     const consumer = startDcConsumer({
+      onCommitted: acks ? (messages) => acks.add(messages) : undefined,
       client: aggregatorClient,
       queueUrl: queue.url,
       pool: o.dcPool,

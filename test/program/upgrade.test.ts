@@ -31,6 +31,11 @@ const CHANGED_ON_PURPOSE: { readonly name: RegExp; readonly why: string }[] = [
     why: "issue 14: IAM database authentication on, for the ack Lambda's passwordless user",
   },
   {
+    // A GRANT of more privileges to the same user: the provider updates it in place.
+    name: /-relay-db-relay-privileges$/,
+    why: "issue 12: the relay user may CREATE TEMPORARY TABLES (dispatch and purge work lists)",
+  },
+  {
     // A component's inputs: recorded state only, nothing in AWS.
     name: /^observability$/,
     why: "issue 14: the stack declares purgeRequires and resendAfterMinutes to the policy pack",
