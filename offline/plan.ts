@@ -12,7 +12,7 @@ import {
   parseCommandLine,
   UsageError,
 } from "../cli/command";
-import { runMain, writeOut } from "../cli/process";
+import { interrupted, runMain, writeOut } from "../cli/process";
 import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
 import { worstCaseResidence } from "../config/residence";
@@ -294,6 +294,10 @@ async function main(): Promise<number> {
     throw error;
   }
   const run = await runOffline({ stack: file.stack, relay: file.relay, other: file.other });
+  // Interrupted while the engine ran (a signal is handled once the event loop turns): no plan at
+  // all rather than one the user did not wait for.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (interrupted.signal.aborted) return 130;
   const cost = values.cost ? costOfRun(run, { ordersPerDay: ordersPerDay! }) : undefined;
   if (values.json) {
     const resources = run.resources.map((r) => ({

@@ -8,9 +8,13 @@
  * run gets going (databases up), not that orders are delivered.
  */
 import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import {
   type Child,
   killAll,
+  manyRegionStack,
   leftoverFiles,
   leftoverProcesses,
   processesOf,
@@ -174,11 +178,18 @@ describe("signals: Ctrl-C and SIGTERM stop cleanly", function () {
   });
 
   it("npm run plan, SIGINT mid-plan: exit 130, no half-written output, nothing left", async () => {
-    const child = run("offline/plan.ts", ["--stack", "prod", "--json"]);
-    await new Promise((r) => setTimeout(r, 3000)); // imports done, the program on the engine
-    child.process.kill("SIGINT");
-    assert.equal(await child.exited, 130, child.stderr);
-    assert.equal(child.stdout, "", "nothing on stdout");
-    await expectNothingLeft(child);
+    // A 24-region stack keeps the engine busy well past the signal (a 3-region plan can finish
+    // within the delay on an idle machine).
+    const dir = mkdtempSync(path.join(tmpdir(), "plan-signal-"));
+    try {
+      const child = run("offline/plan.ts", ["--config", manyRegionStack(dir, 24), "--json"]);
+      await new Promise((r) => setTimeout(r, 3000)); // imports done, the program on the engine
+      child.process.kill("SIGINT");
+      assert.equal(await child.exited, 130, child.stderr);
+      assert.equal(child.stdout, "", "nothing on stdout");
+      await expectNothingLeft(child);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
