@@ -23,13 +23,19 @@ describe("sql: relay_confirm, purge on confirmation, resend (real MariaDB)", fun
   async function setup(settings: Partial<DatabaseSettingsInput> = {}) {
     await r.reset();
     await r.migrate({
-      settings: { purgeRequires: "confirmed", retentionHours: 0, resendAfterMinutes: 1, ...settings },
+      settings: {
+        purgeRequires: "confirmed",
+        retentionHours: 0,
+        resendAfterMinutes: 1,
+        ...settings,
+      },
     });
     await drain(r); // the install-time SCHEMA record, if any
     await r.sql.query("DELETE FROM lambda_invocations");
   }
   async function insert(items: string[]) {
-    for (const item of items) await r.sql.execute("INSERT INTO order_data (item) VALUES (?)", [item]);
+    for (const item of items)
+      await r.sql.execute("INSERT INTO order_data (item) VALUES (?)", [item]);
   }
   const confirm = (ids: unknown[]) => r.sql.query("CALL relay_confirm(?)", [JSON.stringify(ids)]);
   const purge = () => r.sql.query("CALL relay_purge()");
@@ -128,7 +134,9 @@ describe("sql: relay_confirm, purge on confirmation, resend (real MariaDB)", fun
     await setup({ retentionHours: 24, dispatchBatchSize: 500 });
     const values = Array.from({ length: 3000 }, (_, i) => `('bulk ${i}')`);
     for (let i = 0; i < values.length; i += 500) {
-      await r.sql.query(`INSERT INTO order_data (item) VALUES ${values.slice(i, i + 500).join(", ")}`);
+      await r.sql.query(
+        `INSERT INTO order_data (item) VALUES ${values.slice(i, i + 500).join(", ")}`,
+      );
     }
     await drain(r);
     const [ids] = await r.sql.query<Rows>("SELECT id FROM relay_outbox WHERE op = 'UPSERT'");
