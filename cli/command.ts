@@ -11,6 +11,7 @@
  * which names the flag and the accepted range in its message.
  */
 import { parseArgs } from "node:util";
+import { closest } from "./suggest";
 
 export interface OptionSpec {
   readonly type: "string" | "boolean";
@@ -90,7 +91,7 @@ function usageMessage(error: Error, specs: OptionSpecs): string {
   const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(text);
   if (unknown) {
     const flag = unknown[1].replace(/^-+/, "").split("=")[0];
-    const hint = nearest(flag, Object.keys(specs));
+    const hint = closest(flag, Object.keys(specs));
     return `unknown option ${unknown[1]}${hint ? ` — did you mean --${hint}?` : ""} (see --help)`;
   }
   const missing = /Option '(?:-\w, )?(--[^ ]+) <value>' argument missing/.exec(text);
@@ -106,31 +107,6 @@ function usageMessage(error: Error, specs: OptionSpecs): string {
   const notBoolean = /Option '(?:-\w, )?(--[^ ]+)' does not take an argument/.exec(text);
   if (notBoolean) return `${notBoolean[1]} is a switch and takes no value (see --help)`;
   return `${text} (see --help)`;
-}
-
-/** The candidate within a small edit distance of `value`, for "did you mean". */
-function nearest(value: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(value, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
 }
 
 /**
