@@ -312,7 +312,10 @@ describe("dc:consume as a process (local SQS, MariaDB)", function () {
     rows.forEach((r, i) =>
       assert.deepEqual({ ...r }, { id: i, item: `item ${i}`, v: String(10 + i) }),
     );
-    assert.deepEqual(await queueDepth(client, q.aggregator.queue.url), { visible: 0, inFlight: 0 });
+    // Nothing waits unprocessed. A long poll aborted by the stop may still have been answered
+    // by the server: those messages are in flight until their visibility timeout and are
+    // redeliveries of changes every row above already holds (nothing lost, nothing doubled).
+    assert.equal((await queueDepth(client, q.aggregator.queue.url)).visible, 0);
     assert.deepEqual(await queueDepth(client, q.aggregator.dlq.url), { visible: 0, inFlight: 0 });
     for (const r of [first, second]) {
       assert.ok(
