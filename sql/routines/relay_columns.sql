@@ -96,9 +96,11 @@ BEGIN
                   19 + IF(v_fsp > 0, 1 + v_fsp, 0), '), ''Z''))');
   END IF;
   IF relay_is_base64_type(p_data_type, p_charset) THEN
-    -- TO_BASE64 wraps lines at 76 characters: unwrapped. CONCAT of a NULL is NULL → JSON null.
-    RETURN CONCAT('JSON_EXTRACT(CONCAT(''{"$base64":"'', CONVERT(REPLACE(TO_BASE64(', p_ref,
-                  '), CHAR(10 USING ascii), '''') USING utf8mb4), ''"}''), ''$'')');
+    -- TO_BASE64 wraps lines at 76 characters: unwrapped. SQL NULL stays JSON null; JSON_EXTRACT
+    -- makes the object JSON-typed on both servers, so it nests as an object, not as text.
+    RETURN CONCAT('JSON_EXTRACT(IF(', p_ref, ' IS NULL, NULL, JSON_OBJECT(''$base64'', ',
+                  'CONVERT(REPLACE(TO_BASE64(', p_ref,
+                  '), CHAR(10 USING ascii), '''') USING utf8mb4))), ''$'')');
   END IF;
   RETURN CONCAT('CONVERT(', p_ref, ' USING utf8mb4)');
 END;
