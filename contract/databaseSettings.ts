@@ -178,6 +178,17 @@ export const databaseSettingsSchema = z.strictObject({
     .max(8760, "must be at most 8760 hours (one year)")
     .describe("a number of hours >= 0, e.g. 24"),
   ...DATABASE_SETTING_FIELDS,
+  /**
+   * Minutes after which a handed-off change the DC has not confirmed is dispatched again. The
+   * stack config requires whole minutes 1..1440; local runs and tests may use fractions down to
+   * one second (`npm start -- --resend-after-seconds N`).
+   */
+  resendAfterMinutes: z
+    .number()
+    .min(1 / 60, "must be at least 1/60 minute (one second)")
+    .max(1440, "must be at most 1440 minutes (one day)")
+    .default(30)
+    .describe("a number of minutes 1/60..1440, e.g. 30"),
 });
 
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;

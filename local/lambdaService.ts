@@ -6,7 +6,11 @@
  *  - a failing invocation is retried twice (AWS waits ~1 min then ~2 min; locally `retryDelaysMs`);
  *  - after the last failure an invocation record shaped like AWS's on-failure destination record
  *    (`requestContext.condition = "RetriesExhausted"`, the original envelope as `requestPayload`)
- *    is sent to the regional DLQ — the program's on-failure destination.
+ *    is sent to the regional DLQ — the program's on-failure destination;
+ *  - with `dropAfterHandoff`, an accepted call may vanish instead (never invoked, no on-failure
+ *    record): what an on-failure record that expired in its DLQ, or an aggregator message that
+ *    expired unread, leaves behind. Only the database's resend (purgeRequires: confirmed) brings
+ *    such a change to the DC.
  */
 import { randomUUID } from "node:crypto";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -34,6 +38,9 @@ export interface LambdaServiceStats {
   toOnFailure: number;
   /** Events waiting for a retry or running. */
   inFlight: number;
+  /** Accepted calls that vanished (`dropAfterHandoff`), and the change records they carried. */
+  dropped: number;
+  droppedRecords: number;
   pollErrors: number;
 }
 
@@ -43,6 +50,8 @@ export interface LambdaServiceOptions {
   readonly retryDelaysMs?: readonly number[];
   /** How often the tables are read. @default 100 */
   readonly pollIntervalMs?: number;
+  /** Whether an accepted call vanishes (fault injection). @default - none does */
+  readonly dropAfterHandoff?: () => boolean;
 }
 
 export interface LambdaService {
@@ -92,6 +101,8 @@ function emptyStats(): LambdaServiceStats {
     succeeded: 0,
     toOnFailure: 0,
     inFlight: 0,
+    dropped: 0,
+    droppedRecords: 0,
     pollErrors: 0,
   };
 }
@@ -159,6 +170,12 @@ export function startLambdaService(options: LambdaServiceOptions): LambdaService
 
   function dispatch(r: LambdaServiceRegion, payload: unknown) {
     const stats = perRegion[r.region]!;
+    if (options.dropAfterHandoff?.()) {
+      bump(stats, "dropped");
+      const records = (payload as { records?: unknown } | null)?.records;
+      bump(stats, "droppedRecords", Array.isArray(records) ? records.length : 0);
+      return;
+    }
     bump(stats, "inFlight");
     const p = runEvent(r, payload).finally(() => {
       bump(stats, "inFlight", -1);

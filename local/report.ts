@@ -39,8 +39,24 @@ export function formatSummary(report: RunReport): string {
     `  latency insert→DC p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms; ${s.ordersPerSecond} orders/s`,
     `  SQS calls/order ${s.sqsCallsPerOrder}; Lambda invocations/order ${s.lambdaInvocationsPerOrder} ` +
       `(notify ${d.notify.invocations}, ${d.notify.failures} failed, ${d.notify.toOnFailure} to on-failure DLQ; ` +
-      `forwarder ${d.forwarder.invocations}, ${d.forwarder.failures} failed)`,
+      `forwarder ${d.forwarder.invocations}, ${d.forwarder.failures} failed` +
+      `${d.acks ? `; ack ${d.acks.invocations}, ${d.acks.failures} failed` : ""})`,
+    `  confirmed by the DC ${s.confirmed}, resent ${s.resent}, unconfirmed past the retention ${s.unconfirmedOverdue}; ` +
+      `purged before the DC had them ${s.purgedBeforeDelivery}` +
+      (d.notify.dropped > 0
+        ? `; handed-off batches dropped ${d.notify.dropped} (${d.notify.droppedRecords} records)`
+        : ""),
   ];
+  if (d.acks) {
+    lines.push(
+      `  ack path per order: SQS calls ${d.acks.sqsCallsPerOrder}, Lambda invocations ${d.acks.lambdaInvocationsPerOrder} ` +
+        `(${Object.entries(d.acks.sqsCalls)
+          .map(([action, n]) => `${action} ${n}`)
+          .join(", ")})`,
+    );
+  }
+  for (const example of d.purgedBeforeDeliveryExamples ?? [])
+    lines.push(`  PURGED BEFORE THE DC HAD IT ${example}`);
   const byTable = Object.entries(s.tables)
     .map(([t, n]) => `${t} ${n.equal}/${n.compared}`)
     .join(", ");

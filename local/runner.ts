@@ -20,7 +20,7 @@ import { Cleanup } from "./stages/cleanup";
 import { startDatabases } from "./stages/databases";
 import { dcArrivals, startDc } from "./stages/dc";
 import { driveEvents } from "./stages/events";
-import { faultDice, startFaultTimeline } from "./stages/faults";
+import { dropDice, faultDice, startFaultTimeline } from "./stages/faults";
 import { localNotifyArn, startLambdas } from "./stages/lambdas";
 import { startQueues } from "./stages/queues";
 import { verifyRun, type RunReport } from "./stages/verify";
@@ -57,6 +57,20 @@ export interface RunOptions {
   readonly restartDbAtSeconds?: number;
   /** Shortened retention: handed-off orders are purged after this many seconds. */
   readonly retentionSeconds?: number;
+  /**
+   * Probability that a handed-off batch vanishes (never invoked, no on-failure record), as when its
+   * on-failure record expires in the DLQ: only the database's resend brings it to the DC.
+   */
+  readonly dropAfterHandoffRate?: number;
+  /** The ack queues reject the DC's sends for this long, starting `faultAtSeconds` into the run. */
+  readonly ackOutageSeconds?: number;
+  /**
+   * Shortened resend interval: a handed-off change the DC has not confirmed after this many
+   * seconds is dispatched again (the stack's resendAfterMinutes would outlast the run). @default 10
+   */
+  readonly resendAfterSeconds?: number;
+  /** How long the DC's acknowledged ids wait to share one message. @default 1 */
+  readonly ackFlushSeconds?: number;
   /** Give up (and report what is missing where) after this long. */
   readonly timeoutSeconds?: number;
   /** Redrive the DLQs (real notify re-invocation for on-failure records) once nothing else moves. @default true */
@@ -102,9 +116,16 @@ export class RunInterrupted extends Error {
   }
 }
 
-/** How long a run may take before it gives up: twice the load, the outages and the retention, plus 30 s. */
+/** A local run resends what the DC has not confirmed after this long (see `resendAfterSeconds`). */
+export const LOCAL_RESEND_AFTER_SECONDS = 10;
+
+/**
+ * How long a run may take before it gives up: twice the load, the outages and the retention, plus
+ * 30 s; with dropped batches three resend intervals more (a resend may be dropped again).
+ */
 function timeoutMsOf(options: RunOptions): number {
   const loadSeconds = options.orders / Math.max(options.rate, 0.001);
+  const resendSeconds = options.resendAfterSeconds ?? LOCAL_RESEND_AFTER_SECONDS;
   return (
     (options.timeoutSeconds ??
       Math.max(
@@ -112,7 +133,9 @@ function timeoutMsOf(options: RunOptions): number {
         loadSeconds * 2 +
           (options.lambdaOutageSeconds ?? 0) +
           (options.aggregatorOutageSeconds ?? 0) +
+          (options.ackOutageSeconds ?? 0) +
           (options.retentionSeconds ?? 0) +
+          ((options.dropAfterHandoffRate ?? 0) > 0 ? 3 * resendSeconds : 0) +
           30,
       )) * 1000
   );
@@ -142,6 +165,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         mariadbArgs: options.mariadbArgs,
         restartsServer: options.restartDbAtSeconds !== undefined,
         retentionSeconds: options.retentionSeconds,
+        resendAfterSeconds: options.resendAfterSeconds ?? LOCAL_RESEND_AFTER_SECONDS,
         afterMigrationSql: options.seedDesign?.triggerSql,
         storefrontSql: schema === "storefront" ? STOREFRONT_SQL : undefined,
         log,
@@ -158,6 +182,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
         dice: faultDice(options.failRate ?? 0, options.seed ?? 1),
         retryDelaysMs: options.lambdaRetryDelaysMs ?? [1000, 2000],
         pollersPerQueue: options.pollersPerQueue ?? 2,
+        dropAfterHandoff: dropDice(options.dropAfterHandoffRate ?? 0, options.seed ?? 1),
         seedDesign,
       },
       cleanup,
@@ -171,6 +196,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       {
         local,
         ackQueueUrls: acks?.queueUrls,
+        ackFlushSeconds: options.ackFlushSeconds,
         region: config.aggregator.region,
         dcPool: databases.dcPool,
         dcUrl: databases.dcUrl,
@@ -197,11 +223,13 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       {
         sqs: local.sqs,
         aggregatorQueueName: local.queues.aggregator.queue.name,
+        ackQueueNames: acks?.queueNames,
         regionPools: databases.regionPools,
         server: databases.server,
         faultAtMs: (options.faultAtSeconds ?? 1) * 1000,
         lambdaOutageSeconds: options.lambdaOutageSeconds,
         aggregatorOutageSeconds: options.aggregatorOutageSeconds,
+        ackOutageSeconds: options.ackOutageSeconds,
         restartDbAtSeconds: options.restartDbAtSeconds,
       },
       cleanup,
@@ -245,6 +273,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
       databases,
       local,
       lambdas,
+      acks,
       arrivals,
       load,
       watched,

@@ -116,6 +116,28 @@ export const START_COMMAND = {
         "stop and start the private MariaDB N s into the run (not with --mysql-url); the " +
         "storefront's insert is retried and counted once",
     },
+    "drop-after-handoff-rate": {
+      type: "string",
+      value: "P",
+      description:
+        "a handed-off batch vanishes with probability P (0..1): never invoked, no on-failure " +
+        "record, as when its DLQ's retention ends; only the database's resend brings it to the DC",
+    },
+    "ack-outage-seconds": {
+      type: "string",
+      value: "N",
+      description:
+        "the regions' ack queues answer the DC's sends with HTTP 500 for N s from 1 s into the " +
+        "run: the DC keeps its acknowledgements and sends them later, purging waits",
+    },
+    "resend-after-seconds": {
+      type: "string",
+      value: "N",
+      description:
+        "dispatch again what the DC has not confirmed after N s (1..86400) instead of the " +
+        "stack's resendAfterMinutes",
+      defaultText: "10",
+    },
     "retention-seconds": {
       type: "string",
       value: "N",
@@ -169,11 +191,13 @@ export const START_COMMAND = {
     "npm start -- --schema seed",
     "npm start -- --config path/to/Pulumi.x.yaml --duration 30 --rate 100",
     "npm start -- --stack=prod --fail-rate 0.2 --lambda-outage-seconds 5 --retention-seconds 5",
+    "npm start -- --stack prod --orders 600 --drop-after-handoff-rate 0.2 --retention-seconds 5 --json",
+    "npm start -- --stack prod --ack-outage-seconds 10 --retention-seconds 2",
     "MYSQL_URL=mysql://root@127.0.0.1:3306/ npm start",
     "npm run -s start -- --json | jq .lost",
   ],
   notes: [
-    "Exit codes: 0 every row at the DC equals the source's latest state; 1 the run timed out, lost orders or found rows that differ, or could not " +
+    "Exit codes: 0 every row at the DC equals the source's latest state (and nothing was purged before the DC had it); 1 the run timed out, lost orders, found rows that differ or purged an order the DC did not have, or could not " +
       "start (one line says why and what to fix); 2 a usage or stack-config error; 130/143 " +
       "interrupted by SIGINT/SIGTERM.",
     "Ctrl-C or SIGTERM stops the run: a partial summary is printed, then the DC consumers, the " +
@@ -198,6 +222,9 @@ export interface CliArgs {
   aggregatorOutageSeconds?: number;
   restartDbAtSeconds?: number;
   retentionSeconds?: number;
+  dropAfterHandoffRate?: number;
+  ackOutageSeconds?: number;
+  resendAfterSeconds?: number;
   timeoutSeconds?: number;
   seed?: number;
   dcConsumers?: number;
@@ -219,6 +246,7 @@ export function parseStartCommandLine(
       | "lambda-outage-seconds"
       | "aggregator-outage-seconds"
       | "restart-db-at-seconds"
+      | "ack-outage-seconds"
       | "retention-seconds",
   ) => decimal(flag, v[flag], { min: 0 });
   const schema = v.schema ?? "storefront";
@@ -237,6 +265,15 @@ export function parseStartCommandLine(
     aggregatorOutageSeconds: seconds("aggregator-outage-seconds"),
     restartDbAtSeconds: seconds("restart-db-at-seconds"),
     retentionSeconds: seconds("retention-seconds"),
+    dropAfterHandoffRate: decimal("drop-after-handoff-rate", v["drop-after-handoff-rate"], {
+      min: 0,
+      max: 1,
+    }),
+    ackOutageSeconds: seconds("ack-outage-seconds"),
+    resendAfterSeconds: decimal("resend-after-seconds", v["resend-after-seconds"], {
+      min: 1,
+      max: 86400,
+    }),
     timeoutSeconds: decimal("timeout-seconds", v["timeout-seconds"], { above: 0 }),
     dcConsumers: integer("dc-consumers", v["dc-consumers"], { min: 1, max: 20 }),
     dcProcesses: v["dc-processes"] ?? false,
@@ -269,6 +306,11 @@ function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
     }
     throw error;
   }
+  if (args.ackOutageSeconds !== undefined && config.purgeRequires !== "confirmed") {
+    throw new UsageError(
+      `--ack-outage-seconds needs the ack path, but stack ${config.stack} sets order-relay:purgeRequires: ${config.purgeRequires} (no acknowledgements): use a stack with purgeRequires: confirmed (the default), e.g. --stack prod`,
+    );
+  }
   const orders = args.orders ?? Math.round(args.rate * (args.duration ?? 10));
   return {
     config,
@@ -284,6 +326,9 @@ function runOptionsFrom(args: CliArgs): Omit<RunOptions, "onProgress" | "log"> {
     aggregatorOutageSeconds: args.aggregatorOutageSeconds,
     restartDbAtSeconds: args.restartDbAtSeconds,
     retentionSeconds: args.retentionSeconds,
+    dropAfterHandoffRate: args.dropAfterHandoffRate,
+    ackOutageSeconds: args.ackOutageSeconds,
+    resendAfterSeconds: args.resendAfterSeconds,
     timeoutSeconds: args.timeoutSeconds,
     redrive: args.redrive,
     mysqlUrl: args.mysqlUrl,
@@ -344,7 +389,11 @@ async function main(): Promise<number> {
     }
     if (report.interrupted) return 130;
     const s = report.summary;
-    return report.completed && s.lost === 0 && s.rowsEqual === s.rowsCompared && s.extraAtDc === 0
+    return report.completed &&
+      s.lost === 0 &&
+      s.rowsEqual === s.rowsCompared &&
+      s.extraAtDc === 0 &&
+      s.purgedBeforeDelivery === 0
       ? 0
       : 1;
   } finally {

@@ -639,7 +639,7 @@ async function writeSettings(
       MAX_RECORD_BYTES,
       ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES,
       settings.purgeRequires,
-      settings.resendAfterMinutes,
+      settings.resendAfterMinutes.toFixed(6),
     ],
   );
   // Event schedules cannot read a table: the one templated value, a validated whole number.

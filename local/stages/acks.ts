@@ -26,6 +26,9 @@ export interface AcksOptions {
 export interface Acks {
   /** Region → ack queue URL, for the DC consumers (`--ack-queue-urls`). */
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The ack queues' names (for the ack outage and the per-queue call counts). */
+  readonly queueNames: readonly string[];
+  /** Ack Lambda invocations (batches of ack messages) and the failed ones. */
   readonly stats: { invocations: number; failures: number };
 }
 
@@ -76,5 +79,9 @@ export async function startAcks(o: AcksOptions, cleanup: Cleanup): Promise<Acks 
     });
     cleanup.defer(() => source.stop());
   }
-  return { queueUrls, stats };
+  return {
+    queueUrls,
+    queueNames: o.config.regions.map(({ region }) => regionNames(o.config, region).ackQueue),
+    stats,
+  };
 }

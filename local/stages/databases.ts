@@ -9,6 +9,7 @@ import { databaseSettingsFor, type RelayConfig } from "../../config/schema";
 import { ensureDcSchema } from "../../dc/consumer";
 import { startPrivateMariaDb, type PrivateMariaDb } from "../../emulators/mariadb";
 import { migrate } from "../../sql/migrate";
+import { installPurgeAudit } from "../purgeAudit";
 import { CommandError } from "../../cli/process";
 import type { Cleanup } from "./cleanup";
 
@@ -24,6 +25,8 @@ export interface DatabasesOptions {
   readonly restartsServer: boolean;
   /** Shortened retention (seconds) instead of the stack's `retentionHours`. */
   readonly retentionSeconds?: number;
+  /** Shortened resend interval (seconds) instead of the stack's `resendAfterMinutes`. */
+  readonly resendAfterSeconds?: number;
   /** The storefront's own tables, created in each region before the migration (the relay never creates them). */
   readonly storefrontSql?: string;
   /** SQL applied to each region after the migration (benchmarks: the seed design's trigger). */
@@ -161,6 +164,9 @@ export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Pro
           ...(o.retentionSeconds !== undefined
             ? { retentionHours: o.retentionSeconds / 3600 }
             : {}),
+          ...(o.resendAfterSeconds !== undefined
+            ? { resendAfterMinutes: o.resendAfterSeconds / 60 }
+            : {}),
         },
         localLambda: true,
       });
@@ -174,10 +180,12 @@ export async function startDatabases(o: DatabasesOptions, cleanup: Cleanup): Pro
             : " (the --mysql-url user needs CREATE, TRIGGER, EVENT and ROUTINE privileges)"),
       );
     }
-    if (o.afterMigrationSql) {
+    {
       const c = await mysql.createConnection({ uri: url, multipleStatements: true });
       try {
-        await c.query(o.afterMigrationSql);
+        if (o.afterMigrationSql) await c.query(o.afterMigrationSql);
+        // The witness of what the purge deletes (local/purgeAudit.ts).
+        await installPurgeAudit(c, config.tables[0]!.name);
       } finally {
         await c.end();
       }

@@ -32,6 +32,8 @@ export interface DcOptions {
   readonly maxMessages?: number;
   /** Region → ack queue URL: the consumers acknowledge what they commit. @default - no acks */
   readonly ackQueueUrls?: Readonly<Record<string, string>>;
+  /** How long acknowledged ids wait to share one message (`--ack-flush-seconds`). @default 1 */
+  readonly ackFlushSeconds?: number;
 }
 
 /** DC consumers as child processes running `dc/cli.ts` against the local SQS endpoint. */
@@ -44,6 +46,7 @@ function startDcProcesses(o: {
   visibilitySeconds: number;
   maxMessages: number;
   ackQueueUrls?: Readonly<Record<string, string>>;
+  ackFlushSeconds: number;
 }): { stop(): Promise<void> } {
   const root = path.join(__dirname, "..", "..");
   // tsx's loader in the consumer's own node process (no tsx CLI wrapper process in between).
@@ -74,7 +77,12 @@ function startDcProcesses(o: {
           String(o.maxMessages),
           "--skip-schema",
           ...(o.ackQueueUrls
-            ? ["--ack-queue-urls", JSON.stringify(o.ackQueueUrls), "--ack-flush-seconds", "1"]
+            ? [
+                "--ack-queue-urls",
+                JSON.stringify(o.ackQueueUrls),
+                "--ack-flush-seconds",
+                String(o.ackFlushSeconds),
+              ]
             : []),
         ],
         {
@@ -130,6 +138,7 @@ export async function startDc(o: DcOptions, cleanup: Cleanup): Promise<void> {
       visibilitySeconds: o.visibilitySeconds,
       maxMessages: o.maxMessages ?? 10,
       ackQueueUrls: o.ackQueueUrls,
+      ackFlushSeconds: o.ackFlushSeconds ?? 1,
     });
     cleanup.defer(() => children.stop());
     // Ready when every process has made its first receive.
@@ -143,7 +152,7 @@ export async function startDc(o: DcOptions, cleanup: Cleanup): Promise<void> {
     ? createAckSender({
         queueUrls: o.ackQueueUrls,
         clientFor: (region) => sqs.client(region),
-        flushIntervalMs: 1000,
+        flushIntervalMs: (o.ackFlushSeconds ?? 1) * 1000,
         logger: new Logger({ serviceName: SERVICE.dcConsumer, logLevel: "SILENT" }),
       })
     : undefined;

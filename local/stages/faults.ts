@@ -1,7 +1,8 @@
 /**
- * Stage: faults. The dice that make notify and the forwarder throw, and the timeline of
- * outages: every `lambda_async` failing (`local_lambda_fail`), the aggregator queue rejecting
- * sends, the MariaDB server restarting. What happened is noted for the progress display.
+ * Stage: faults. The dice that make notify and the forwarder throw, the dice that make a
+ * handed-off batch vanish, and the timeline of outages: every `lambda_async` failing
+ * (`local_lambda_fail`), the aggregator queue rejecting sends, the ack queues rejecting the DC's
+ * acknowledgements, the MariaDB server restarting. What happened is noted for the progress display.
  */
 import type mysql from "mysql2/promise";
 import type { PrivateMariaDb } from "../../emulators/mariadb";
@@ -46,9 +47,21 @@ export function faultDice(failRate: number, seed: number): Dice {
   };
 }
 
+/**
+ * Whether a handed-off batch vanishes (`--drop-after-handoff-rate`): true with probability `rate`.
+ * Its own seeded sequence (seed + 1), so adding it does not change which handler calls fail.
+ */
+export function dropDice(rate: number, seed: number): (() => boolean) | undefined {
+  if (!(rate > 0)) return undefined;
+  const random = seededRandom(seed + 1);
+  return () => random() < rate;
+}
+
 export interface FaultTimelineOptions {
   readonly sqs: LocalSqs;
   readonly aggregatorQueueName: string;
+  /** The regions' ack queues (the ack outage rejects the DC's sends to them). */
+  readonly ackQueueNames?: readonly string[];
   readonly regionPools: Readonly<Record<string, mysql.Pool>>;
   /** The private server (restarts are only possible on it). */
   readonly server?: PrivateMariaDb;
@@ -56,6 +69,8 @@ export interface FaultTimelineOptions {
   readonly faultAtMs: number;
   readonly lambdaOutageSeconds?: number;
   readonly aggregatorOutageSeconds?: number;
+  /** The ack queues reject sends for this long: the DC keeps its acknowledgements and retries. */
+  readonly ackOutageSeconds?: number;
   readonly restartDbAtSeconds?: number;
 }
 
@@ -65,6 +80,8 @@ export interface FaultTimeline {
   note(text: string): void;
   /** The aggregator queue is rejecting sends right now. */
   readonly aggregatorDown: boolean;
+  /** The ack queues are rejecting sends right now. */
+  readonly acksDown: boolean;
   readonly dbRestarted: boolean;
   /** No outage still running or still to come that the end of the run must wait for. */
   readonly over: boolean;
@@ -75,22 +92,33 @@ export interface FaultTimeline {
 export function startFaultTimeline(o: FaultTimelineOptions, cleanup: Cleanup): FaultTimeline {
   const notes: string[] = [];
   let aggregatorDown = false;
+  let acksDown = false;
+  let ackOutageEnded = !o.ackOutageSeconds;
+  const ackQueues = new Set(o.ackQueueNames ?? []);
   let dbRestarted = false;
   let restarting: Promise<void> | undefined;
   const restartScheduled = o.restartDbAtSeconds !== undefined && o.server !== undefined;
 
-  o.sqs.setFault((request) =>
-    aggregatorDown &&
-    request.queueName === o.aggregatorQueueName &&
-    request.action.startsWith("SendMessage")
-      ? {
-          kind: "error",
-          status: 500,
-          code: "InternalError",
-          message: "aggregator outage (injected)",
-        }
-      : undefined,
-  );
+  o.sqs.setFault((request) => {
+    if (!request.action.startsWith("SendMessage")) return undefined;
+    if (aggregatorDown && request.queueName === o.aggregatorQueueName) {
+      return {
+        kind: "error",
+        status: 500,
+        code: "InternalError",
+        message: "aggregator outage (injected)",
+      };
+    }
+    if (acksDown && request.queueName !== undefined && ackQueues.has(request.queueName)) {
+      return {
+        kind: "error",
+        status: 500,
+        code: "InternalError",
+        message: "ack outage (injected)",
+      };
+    }
+    return undefined;
+  });
 
   const timers: NodeJS.Timeout[] = [];
   cleanup.defer(async () => timers.forEach(clearTimeout));
@@ -130,6 +158,22 @@ export function startFaultTimeline(o: FaultTimelineOptions, cleanup: Cleanup): F
       }, o.faultAtMs),
     );
   }
+  if (o.ackOutageSeconds) {
+    const seconds = o.ackOutageSeconds;
+    timers.push(
+      setTimeout(() => {
+        notes.push(`ack outage ${seconds}s`);
+        acksDown = true;
+        timers.push(
+          setTimeout(() => {
+            acksDown = false;
+            ackOutageEnded = true;
+            notes.push("acks back");
+          }, seconds * 1000),
+        );
+      }, o.faultAtMs),
+    );
+  }
   if (restartScheduled) {
     const server = o.server!;
     timers.push(
@@ -149,11 +193,14 @@ export function startFaultTimeline(o: FaultTimelineOptions, cleanup: Cleanup): F
     get aggregatorDown() {
       return aggregatorDown;
     },
+    get acksDown() {
+      return acksDown;
+    },
     get dbRestarted() {
       return dbRestarted;
     },
     get over() {
-      return !aggregatorDown && (!restartScheduled || dbRestarted);
+      return !aggregatorDown && ackOutageEnded && (!restartScheduled || dbRestarted);
     },
     settled: async () => {
       await restarting?.catch(() => undefined);

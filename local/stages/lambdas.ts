@@ -36,6 +36,8 @@ export interface LambdasOptions {
   readonly retryDelaysMs: readonly number[];
   /** Concurrent event-source pollers per regional queue. */
   readonly pollersPerQueue: number;
+  /** Whether an accepted notify call vanishes (`--drop-after-handoff-rate`). @default - none */
+  readonly dropAfterHandoff?: () => boolean;
   /** Benchmarks: the seed design's function instead of notify, and no forwarder. */
   readonly seedDesign: boolean;
 }
@@ -74,6 +76,7 @@ export function startLambdas(o: LambdasOptions, cleanup: Cleanup): Lambdas {
 
   const notify = startLambdaService({
     retryDelaysMs: o.retryDelaysMs,
+    dropAfterHandoff: o.dropAfterHandoff,
     regions: regions.map((region) => {
       const client = sqs.client(region);
       const handler = o.seedDesign

@@ -13,9 +13,11 @@ import type { RelayConfig } from "../../config/schema";
 import type { LoadGenerator } from "../loadGenerator";
 import type { Databases } from "./databases";
 import type { DcArrivals } from "./dc";
+import type { Acks } from "./acks";
 import type { Lambdas } from "./lambdas";
 import type { LocalQueues } from "./queues";
 import type { Watched } from "./watch";
+import { checkPurgeAudit } from "../purgeAudit";
 import { mirrorLatencies } from "../storefront";
 
 export interface Missing {
@@ -67,8 +69,23 @@ export interface RunSummary {
   readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly ordersPerSecond: number;
   readonly sqsCallsPerOrder: number;
+  /** notify, forwarder and ack invocations per order. */
   readonly lambdaInvocationsPerOrder: number;
+  /** Root rows (orders) still in the regions at the end: 0 once a retention run purged them all. */
+  readonly orderRowsLeft: number;
+  /** Root rows (orders) the purge deleted from the regions. */
   readonly purged: number;
+  /** Of those, not at the DC when they were purged (local/purgeAudit.ts): must be 0. */
+  readonly purgedBeforeDelivery: number;
+  /** Outbox changes the DC acknowledged and the regions marked confirmed (relay_state.total_confirmed). */
+  readonly confirmed: number;
+  /** Changes handed off but not confirmed in time, dispatched again (relay_state.total_resent). */
+  readonly resent: number;
+  /**
+   * At the end: latest changes handed off, not confirmed and older than the retention
+   * (relay_status.unconfirmed_overdue) — kept past the privacy window because the DC may not have them.
+   */
+  readonly unconfirmedOverdue: number;
 }
 
 export interface RunReport {
@@ -83,7 +100,27 @@ export interface RunReport {
     readonly stack: string;
     readonly regions: readonly string[];
     readonly eventsDrivenBy: "event_scheduler" | "runner";
-    readonly notify: { invocations: number; failures: number; toOnFailure: number };
+    readonly notify: {
+      invocations: number;
+      failures: number;
+      toOnFailure: number;
+      /** Handed-off batches that vanished (`--drop-after-handoff-rate`) and their records. */
+      dropped: number;
+      droppedRecords: number;
+    };
+    /**
+     * The acknowledgement path (purgeRequires: confirmed): ack Lambda invocations, SQS calls on
+     * the ack queues (the DC's sends, the event source's receives and deletes), and both per order.
+     */
+    readonly acks?: {
+      invocations: number;
+      failures: number;
+      sqsCalls: Record<string, number>;
+      sqsCallsPerOrder: number;
+      lambdaInvocationsPerOrder: number;
+    };
+    /** The first orders purged before the DC had them (`region key`), if any. */
+    readonly purgedBeforeDeliveryExamples?: readonly string[];
     readonly forwarder: { invocations: number; failures: number };
     readonly sqsCalls: Record<string, number>;
     /** The harness's own SQS calls (queue set-up, progress monitoring): not in sqsCallsPerOrder. */
@@ -109,6 +146,8 @@ export interface VerifyOptions {
   readonly databases: Databases;
   readonly local: LocalQueues;
   readonly lambdas: Lambdas;
+  /** The ack path, when the stack purges on confirmation. */
+  readonly acks?: Acks;
   readonly arrivals: DcArrivals;
   readonly load: LoadGenerator;
   readonly watched: Watched;
@@ -198,6 +237,27 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
     );
     orderDataLeft += Number(rows?.[0]?.n ?? 0);
   }
+  // What the regions' relay_state and relay_status say at the end.
+  let confirmed = 0;
+  let resent = 0;
+  let unconfirmedOverdue = 0;
+  for (const region of regions) {
+    const rows = await databases.regionQuery(
+      region,
+      "SELECT total_confirmed, total_resent, unconfirmed_overdue FROM relay_status",
+    );
+    confirmed += Number(rows?.[0]?.total_confirmed ?? 0);
+    resent += Number(rows?.[0]?.total_resent ?? 0);
+    unconfirmedOverdue += Number(rows?.[0]?.unconfirmed_overdue ?? 0);
+  }
+  const audit = await checkPurgeAudit({
+    regionPools: databases.regionPools,
+    dcPool,
+    rootTable: config.tables[0]!.name,
+  }).catch((error: unknown) => {
+    dcUnreadable ??= ((error as Error).message ?? String(error)).split("\n")[0];
+    return { purged: 0, purgedBeforeDelivery: 0, examples: [] as string[] };
+  });
   const calls = sqs.calls();
   const totalCalls = Object.values(calls).reduce((a, b) => a + b, 0);
   const n = Math.max(inserted.length, 1);
@@ -211,6 +271,27 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
     ? Math.min(...inserted.map((order) => order.insertedAt))
     : started;
   const notifyStats = lambdas.notify.stats;
+  const ackInvocations = o.acks?.stats.invocations ?? 0;
+  let acks: RunReport["details"]["acks"];
+  if (o.acks) {
+    const byQueue = sqs.callsByQueue();
+    const ackCalls: Record<string, number> = {};
+    for (const name of o.acks.queueNames) {
+      for (const [action, count] of Object.entries(byQueue[name] ?? {})) {
+        // Queue depth reads are the harness's progress monitoring, not the system's.
+        if (action === "GetQueueAttributes") continue;
+        ackCalls[action] = (ackCalls[action] ?? 0) + count;
+      }
+    }
+    const ackTotal = Object.values(ackCalls).reduce((a, b) => a + b, 0);
+    acks = {
+      invocations: ackInvocations,
+      failures: o.acks.stats.failures,
+      sqsCalls: ackCalls,
+      sqsCallsPerOrder: Math.round((ackTotal / n) * 1000) / 1000,
+      lambdaInvocationsPerOrder: Math.round((ackInvocations / n) * 1000) / 1000,
+    };
+  }
   const lost = missing.reduce((a, m) => a + m.lost, 0);
   const summary: RunSummary = {
     inserted: inserted.length,
@@ -236,8 +317,15 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
       10,
     sqsCallsPerOrder: Math.round((totalCalls / n) * 100) / 100,
     lambdaInvocationsPerOrder:
-      Math.round(((notifyStats.invocations + lambdas.forwarderStats.invocations) / n) * 100) / 100,
-    purged: progress.regions.reduce((a, r) => a + r.purged, 0),
+      Math.round(
+        ((notifyStats.invocations + lambdas.forwarderStats.invocations + ackInvocations) / n) * 100,
+      ) / 100,
+    orderRowsLeft: orderDataLeft,
+    purged: audit.purged,
+    purgedBeforeDelivery: audit.purgedBeforeDelivery,
+    confirmed,
+    resent,
+    unconfirmedOverdue,
   };
   return {
     summary,
@@ -253,7 +341,11 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
         invocations: notifyStats.invocations,
         failures: notifyStats.failures,
         toOnFailure: notifyStats.toOnFailure,
+        dropped: notifyStats.dropped,
+        droppedRecords: notifyStats.droppedRecords,
       },
+      ...(acks ? { acks } : {}),
+      ...(audit.examples.length > 0 ? { purgedBeforeDeliveryExamples: audit.examples } : {}),
       forwarder: lambdas.forwarderStats,
       sqsCalls: calls,
       harnessSqsCalls: sqs.harnessCalls(),

@@ -54,7 +54,7 @@ CREATE PROCEDURE relay_resend()
   COMMENT 'Makes handed-off changes the DC never confirmed pending again (purge_requires confirmed)'
 proc: BEGIN
   DECLARE v_requires VARCHAR(16) DEFAULT NULL;
-  DECLARE v_after INT DEFAULT 30;
+  DECLARE v_after DECIMAL(12, 6) DEFAULT 30;
   DECLARE v_cutoff DATETIME(6);
   DECLARE v_resent BIGINT DEFAULT 0;
 
@@ -63,7 +63,10 @@ proc: BEGIN
   IF v_requires IS NULL OR v_requires <> 'confirmed' THEN
     LEAVE proc;
   END IF;
-  SET v_cutoff = UTC_TIMESTAMP(6) - INTERVAL GREATEST(v_after, 1) MINUTE;
+  -- Integer microseconds: a fractional interval (a local run's seconds) is not treated alike
+  -- everywhere. At least a second, so a change is never resent while its own batch is in flight.
+  SET v_cutoff = UTC_TIMESTAMP(6)
+                 - INTERVAL CAST(GREATEST(v_after, 1 / 60) * 60000000 AS UNSIGNED) MICROSECOND;
 
   DROP TEMPORARY TABLE IF EXISTS relay_rs;
   CREATE TEMPORARY TABLE relay_rs (id BIGINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE = InnoDB;

@@ -75,6 +75,26 @@ describe("npm start: the whole relay locally, with faults", function () {
       () => parse(["--restart-db-at-seconds", "1"], { MYSQL_URL: "mysql://u@h/" }),
       /needs the runner's own MariaDB: drop MYSQL_URL/,
     );
+    const faults = parse([
+      "--drop-after-handoff-rate",
+      "0.2",
+      "--ack-outage-seconds=5",
+      "--resend-after-seconds",
+      "3",
+    ]);
+    assert.equal(faults.dropAfterHandoffRate, 0.2);
+    assert.equal(faults.ackOutageSeconds, 5);
+    assert.equal(faults.resendAfterSeconds, 3);
+    assert.throws(
+      () => parse(["--drop-after-handoff-rate", "1.5"]),
+      /--drop-after-handoff-rate must be in 0\.\.1, got 1\.5/,
+    );
+    assert.throws(
+      () => parse(["--ack-outage-seconds", "x"]),
+      /--ack-outage-seconds must be a number/,
+    );
+    assert.throws(() => parse(["--resend-after-seconds", "0"]), /--resend-after-seconds must be/);
+    assert.throws(() => parse(["--drop-after-handoff"]), /did you mean --drop-after-handoff-rate/);
   });
 
   it("plain run via the CLI: --json prints one object, exit 0, nothing lost", () => {
@@ -99,6 +119,7 @@ describe("npm start: the whole relay locally, with faults", function () {
     assert.equal(lines.length, 1, `stdout must be one JSON line, got:\n${result.stdout}`);
     const summary = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.deepEqual(Object.keys(summary).sort(), [
+      "confirmed",
       "delivered",
       "duplicatesAtDc",
       "extraAtDc",
@@ -109,13 +130,17 @@ describe("npm start: the whole relay locally, with faults", function () {
       "lost",
       "mismatches",
       "missingAtDc",
+      "orderRowsLeft",
       "ordersPerSecond",
       "pending",
       "purged",
+      "purgedBeforeDelivery",
+      "resent",
       "rowsCompared",
       "rowsEqual",
       "sqsCallsPerOrder",
       "tables",
+      "unconfirmedOverdue",
       "writes",
     ]);
     assert.equal(summary.inserted, 60);
@@ -221,6 +246,73 @@ describe("npm start: the whole relay locally, with faults", function () {
     const kept = 40 - report.summary.writes.deletes;
     assert.ok(report.summary.purged >= kept, `purged ${report.summary.purged} of ${kept} orders`);
     assert.equal(report.details.orderDataLeft, 0);
+  });
+
+  it("--drop-after-handoff-rate: vanished batches are resent and arrive once; nothing undelivered is purged", async () => {
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 60,
+      rate: 60,
+      dropAfterHandoffRate: 0.3,
+      resendAfterSeconds: 2,
+      retentionSeconds: 1,
+      mysqlUrl: serverUrl(),
+    });
+    assertClean(report);
+    const s = report.summary;
+    assert.ok(report.details.notify.dropped > 0, "some handed-off batches vanished");
+    assert.ok(s.resent > 0, "what vanished was dispatched again");
+    assert.equal(s.purgedBeforeDelivery, 0);
+    assert.equal(s.unconfirmedOverdue, 0);
+    // Every order the load did not delete is purged, its addresses with it.
+    assert.equal(s.purged, 60 - s.writes.deletes);
+    assert.equal(s.orderRowsLeft, 0);
+    assert.ok(s.confirmed > 0);
+    assert.ok(report.details.acks!.invocations > 0);
+  });
+
+  it("--ack-outage-seconds: acknowledgements wait, purging waits, nothing is lost", async () => {
+    const started = Date.now();
+    const report = await runRelay({
+      config: stack("dev"),
+      orders: 40,
+      rate: 80,
+      ackOutageSeconds: 5,
+      faultAtSeconds: 0,
+      retentionSeconds: 1,
+      mysqlUrl: serverUrl(),
+    });
+    assertClean(report);
+    const s = report.summary;
+    assert.equal(s.purgedBeforeDelivery, 0);
+    assert.equal(s.orderRowsLeft, 0);
+    assert.equal(s.purged, 40 - s.writes.deletes);
+    // The DC kept trying: more ack sends than one per region and flush, and the purge (which
+    // needs the acknowledgements) could only finish once the outage was over.
+    assert.ok((report.details.acks!.sqsCalls.SendMessageBatch ?? 0) > 3);
+    assert.ok(Date.now() - started >= 5000, "the run ended before the ack outage did");
+  });
+
+  it("purgeRequires handedOff: no ack path, and a vanished batch is lost (the first release's behaviour)", async () => {
+    const report = await runRelay({
+      config: { ...stack("dev"), purgeRequires: "handedOff" },
+      orders: 40,
+      rate: 80,
+      dropAfterHandoffRate: 0.5,
+      retentionSeconds: 1,
+      timeoutSeconds: 10,
+      mysqlUrl: serverUrl(),
+    });
+    const s = report.summary;
+    assert.equal(report.details.acks, undefined);
+    // Handed off was enough: orders the DC never had were purged from their region.
+    assert.ok(s.purgedBeforeDelivery > 0, `purged before delivery ${s.purgedBeforeDelivery}`);
+    assert.equal(s.confirmed, 0);
+    assert.equal(s.resent, 0);
+    assert.ok(report.details.notify.dropped > 0);
+    assert.equal(report.completed, false);
+    assert.ok(s.delivered < s.inserted, "what vanished never reached the DC");
+    assert.ok(s.lost > 0, `lost ${s.lost}`);
   });
 
   it("--restart-db-at-seconds: MariaDB stops and starts mid-run (own server, events on)", async () => {

@@ -60,12 +60,37 @@ describe("sql: relay_confirm, purge on confirmation, resend (real MariaDB)", fun
     const [[s]] = await r.sql.query<Rows>(
       "SELECT purge_requires, resend_after_minutes FROM relay_settings",
     );
-    assert.deepEqual({ ...s }, { purge_requires: "confirmed", resend_after_minutes: 7 });
+    assert.deepEqual(
+      { requires: s.purge_requires, after: Number(s.resend_after_minutes) },
+      { requires: "confirmed", after: 7 },
+    );
     await r.migrate({ settings: { purgeRequires: "handedOff" } });
     const [[t]] = await r.sql.query<Rows>(
       "SELECT purge_requires, resend_after_minutes FROM relay_settings",
     );
-    assert.deepEqual({ ...t }, { purge_requires: "handedOff", resend_after_minutes: 30 });
+    assert.deepEqual(
+      { requires: t.purge_requires, after: Number(t.resend_after_minutes) },
+      { requires: "handedOff", after: 30 },
+    );
+  });
+
+  it("resendAfterMinutes may be a fraction for local runs (seconds): resent after it, not before", async () => {
+    await setup({ resendAfterMinutes: 1.5 / 60 });
+    const [[s]] = await r.sql.query<Rows>("SELECT resend_after_minutes FROM relay_settings");
+    assert.equal(Number(s.resend_after_minutes), 0.025);
+    await insert(["vanished"]);
+    await drain(r);
+    assert.equal(upserts(await r.records()).length, 1);
+    await r.sql.query("DELETE FROM lambda_invocations");
+    await r.dispatch(); // well within 1.5 s: not resent
+    assert.equal((await r.records()).length, 0);
+    await sleep(1700);
+    await r.dispatch();
+    assert.deepEqual(
+      upserts(await r.records()).map((rec) => rec.row.item),
+      ["vanished"],
+    );
+    assert.equal((await status()).total_resent, 1);
   });
 
   it("never purges an unconfirmed change (retention 0); purges it once the DC confirmed it", async () => {

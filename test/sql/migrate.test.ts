@@ -44,6 +44,7 @@ const MIGRATIONS = [
   "migrations/001_relay_tables.sql",
   "migrations/008_relay_capture_by_key.sql",
   "migrations/009_relay_confirm.sql",
+  "migrations/010_relay_resend_fraction.sql",
 ];
 const LOCAL = ["local/001_lambda_async.sql", "local/002_lambda_async_limit.sql"];
 const ALL_FILES = [...MIGRATIONS, ...LOCAL, ...ROUTINES];
@@ -115,6 +116,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         "001_relay_tables.sql",
         "008_relay_capture_by_key.sql",
         "009_relay_confirm.sql",
+        "010_relay_resend_fraction.sql",
         "local/001_lambda_async.sql",
         "local/002_lambda_async_limit.sql",
       ],
@@ -153,6 +155,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     );
     assert.deepEqual(names, [
       "event:relay_dispatch_event",
+      "event:relay_dispatch_helper_event",
       "event:relay_heartbeat_event",
       "event:relay_purge_event",
       "routine:lambda_async",
@@ -164,6 +167,8 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       "routine:relay_columns_sig",
       "routine:relay_confirm",
       "routine:relay_dispatch",
+      "routine:relay_dispatch_helper",
+      "routine:relay_dispatch_run",
       "routine:relay_heartbeat",
       "routine:relay_ident",
       "routine:relay_invoke",
@@ -198,6 +203,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       events.map((e) => [e.EVENT_NAME, String(e.INTERVAL_VALUE), e.INTERVAL_FIELD]),
       [
         ["relay_dispatch_event", "1", "SECOND"],
+        ["relay_dispatch_helper_event", "1", "SECOND"],
         ["relay_heartbeat_event", "1", "MINUTE"],
         ["relay_purge_event", "5", "MINUTE"],
       ],
@@ -223,7 +229,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
     );
     assert.deepEqual(
       callers.filter((c) => Number(c.via_invoke)).map((c) => c.name),
-      ["relay_dispatch", "relay_heartbeat"],
+      ["relay_dispatch_run", "relay_heartbeat"],
     );
   });
 
@@ -471,6 +477,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
       ).createConnection({ uri: url.toString() });
       try {
         await relay.query("ALTER EVENT relay_dispatch_event DISABLE");
+        await relay.query("ALTER EVENT relay_dispatch_helper_event DISABLE");
         await relay.query("INSERT INTO order_data (item) VALUES ('least privilege')");
         await relay.query("CALL relay_dispatch()");
         await relay.query("CALL relay_purge()");
@@ -530,7 +537,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         RELAY_SETTINGS: json({ retentionHours: 0.5 }),
       });
       assert.equal(env.code, 0, env.stderr);
-      assert.match(env.stdout, /is up to date \(0 applied, 16 unchanged; capturing order_data\)/);
+      assert.match(env.stdout, /is up to date \(0 applied, 17 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), [REGION, 0.5, 100, 5]);
       // --settings wins over RELAY_SETTINGS (even a broken one).
       const flags = await cli(
@@ -548,7 +555,7 @@ describe("sql: migration runner and db:migrate CLI (real MariaDB)", function () 
         { RELAY_SETTINGS: "{broken" },
       );
       assert.equal(flags.code, 0, flags.stderr);
-      assert.match(flags.stdout, /is up to date \(0 applied, 14 unchanged; capturing order_data\)/);
+      assert.match(flags.stdout, /is up to date \(0 applied, 15 unchanged; capturing order_data\)/);
       assert.deepEqual(await stored(), ["eu-west-1", 0, 50, 2]);
     });
 
