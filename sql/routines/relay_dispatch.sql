@@ -10,13 +10,17 @@
 -- 2. collapses the changes of one row (same table + key_hash) to the latest, and drops a change
 --    whose row has a later committed change still pending (that one will carry the state): the DC
 --    converges to each row's latest state, in outboxId order;
--- 3. per table, runs the cheap check (relay_table_check: a hash of information_schema) and, when
+-- 3. per table, runs the cheap check (relay_table_check: a hash of information_schema) once per
+--    run (not per batch: a run lasts about a second; a change of columns within it is caught by
+--    the next run, whose refresh starts the resync that brings the DC's rows up to date) and, when
 --    the columns changed, rebuilds the table's cached statements; a SCHEMA record (the relayed
 --    columns and their types) goes first whenever the columns differ from the last SCHEMA handed
 --    off (and once after capture is installed);
 -- 4. reads each UPSERT's CURRENT committed row with one prepared INSERT … SELECT per table
---    through the primary key (typed JSON per relay_columns.sql); an UPSERT whose row is gone goes
---    as a DELETE (or is skipped when a later change of that row is pending, step 2);
+--    through the primary key (typed JSON per relay_columns.sql), encoding it straight into its
+--    record (UPSERT and DELETE records of a table come from that one statement); an UPSERT whose
+--    row is gone goes as a DELETE (or is skipped when a later change of that row is pending,
+--    step 2);
 -- 5. quarantines a record larger than max_record_bytes (MAX_RECORD_BYTES of the contract: it could
 --    never fit one lambda_async payload): recorded on its outbox row with the reason and size,
 --    counted in relay_status and the heartbeat, never blocking later rows, never purged until an
@@ -25,12 +29,14 @@
 -- 6. caps the payload by bytes (max_payload_bytes for several records; one record alone may use
 --    the whole payload limit) and checks the payload's real length against payload_limit_bytes
 --    (ASYNC_INVOKE_PAYLOAD_LIMIT_BYTES): a batch that is too large is split, never sent blindly
---    and never stuck;
+--    and never stuck. A batch cut by bytes leaves its tail pending; the next batch then takes
+--    about as many changes as one payload carried (growing back towards batch_size while whole
+--    batches fit), so a batch_size larger than a payload holds does not re-read rows each batch;
 -- 7. calls relay_invoke once; on success marks exactly the batch's changes handed off, on failure
 --    records the error and attempt count and stops (the rows stay for the next run).
 --    At-least-once: a crash between the call and the UPDATE resends.
 -- Every statement that writes relay_outbox or reads a storefront table by key starts from the
--- batch (STRAIGHT_JOIN from the work table, FORCE INDEX (PRIMARY)): whatever the optimizer's
+-- batch (STRAIGHT_JOIN or LEFT JOIN from the work table, FORCE INDEX (PRIMARY)): whatever the optimizer's
 -- statistics say (a small table is scanned through a join buffer), it never scans relay_outbox — which would lock-wait on a straggler, a row
 -- inside the batch's range whose transaction has not committed yet (tested) — nor a storefront
 -- table.
@@ -88,6 +94,12 @@ proc: BEGIN
   DECLARE v_match TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_schema_id BIGINT UNSIGNED DEFAULT NULL;
   DECLARE v_missing BOOLEAN DEFAULT FALSE;
+  DECLARE v_limit INT DEFAULT 100;
+  DECLARE v_all BOOLEAN DEFAULT FALSE;
+  DECLARE v_first BOOLEAN DEFAULT TRUE;
+  DECLARE v_schema_batch BOOLEAN DEFAULT FALSE;
+  DECLARE v_n INT DEFAULT 0;
+  DECLARE v_total BIGINT DEFAULT 0;
 
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
@@ -119,7 +131,9 @@ proc: BEGIN
   -- The envelope around the records: {"region": "<region>", "records": [ … ]}.
   SET v_head = 64 + LENGTH(JSON_QUOTE(v_region));
 
-  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec;
+  SET v_limit = v_batch_size;
+
+  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec, relay_dchk;
   -- The batch: one row per pending change; rep = the change that speaks for its row.
   CREATE TEMPORARY TABLE relay_dw (
     outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -132,13 +146,8 @@ proc: BEGIN
     held BOOLEAN NOT NULL DEFAULT FALSE,
     taken BOOLEAN NOT NULL DEFAULT FALSE
   ) ENGINE = InnoDB;
-  -- The current rows the UPSERTs found (row_json NULL: estimated too large to encode).
-  CREATE TEMPORARY TABLE relay_dr (
-    outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
-    est BIGINT NULL,
-    row_json LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL
-  ) ENGINE = InnoDB;
-  -- The records, as they go into the envelope.
+  -- The records, as they go into the envelope (record NULL: the row was estimated too large to
+  -- encode; bytes is then the estimate).
   CREATE TEMPORARY TABLE relay_drec (
     outbox_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
     table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -149,12 +158,16 @@ proc: BEGIN
     bytes BIGINT NULL,
     oversized BOOLEAN NOT NULL DEFAULT FALSE
   ) ENGINE = InnoDB;
+  -- The tables checked in this run (relay_table_check runs once per table and run, not per batch).
+  CREATE TEMPORARY TABLE relay_dchk (
+    table_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY
+  ) ENGINE = InnoDB;
 
   dispatch_loop: LOOP
     DELETE FROM relay_dw;
-    DELETE FROM relay_dr;
     DELETE FROM relay_drec;
-    SET v_count = 0, v_records = NULL, v_payload = NULL, v_quarantined = 0, v_marked = 0;
+    SET v_count = 0, v_records = NULL, v_payload = NULL, v_quarantined = 0, v_marked = 0,
+        v_all = FALSE, v_first = TRUE, v_schema_batch = FALSE;
 
     INSERT INTO relay_dw (outbox_id, table_name, op, key_json, key_hash, occurred_at, rep)
       SELECT c.id, c.table_name, c.op, c.key_json, c.key_hash, c.occurred_at,
@@ -167,7 +180,7 @@ proc: BEGIN
                                   WHERE t.table_name = o.table_name
                                     AND t.stale_reason IS NOT NULL)
                ORDER BY o.id
-               LIMIT v_batch_size) c;
+               LIMIT v_limit) c;
     SET v_rows = ROW_COUNT();
     IF v_rows <= 0 THEN
       LEAVE dispatch_loop;
@@ -195,7 +208,10 @@ proc: BEGIN
         UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
         ITERATE table_loop;
       END IF;
-      CALL relay_table_check(v_table);
+      IF NOT EXISTS (SELECT 1 FROM relay_dchk WHERE table_name = v_table) THEN
+        CALL relay_table_check(v_table);
+        INSERT INTO relay_dchk (table_name) VALUES (v_table);
+      END IF;
       SELECT stale_reason, columns_sig, schema_sent_sig, row_expr, est_expr, key_match,
              table_missing
         INTO v_stale, v_sig, v_sent_sig, v_row, v_est, v_match, v_missing
@@ -204,6 +220,16 @@ proc: BEGIN
         -- Dropped: none of its rows exists, so every pending change goes as a DELETE (no row is
         -- read) and its SCHEMA records are moot.
         UPDATE relay_dw SET rep = FALSE WHERE table_name = v_table AND op = 'SCHEMA';
+        INSERT INTO relay_drec (outbox_id, table_name, op, sort_key, sig, record, bytes)
+          SELECT w.outbox_id, w.table_name, 'DELETE', 1, NULL,
+                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'DELETE',
+                             'key', JSON_EXTRACT(w.key_json, '$'),
+                             'occurredAt',
+                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
+                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z')),
+                 NULL
+            FROM relay_dw w
+           WHERE w.table_name = v_table AND w.rep AND NOT w.held;
         ITERATE table_loop;
       END IF;
       IF v_stale IS NOT NULL OR v_row IS NULL THEN
@@ -237,59 +263,51 @@ proc: BEGIN
       IF v_schema_id IS NOT NULL THEN
         UPDATE relay_dw SET rep = (outbox_id = v_schema_id)
          WHERE table_name = v_table AND op = 'SCHEMA';
+        INSERT INTO relay_drec (outbox_id, table_name, op, sort_key, sig, record, bytes)
+          SELECT w.outbox_id, w.table_name, 'SCHEMA', 0, t.columns_sig,
+                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'SCHEMA',
+                             'occurredAt',
+                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
+                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'),
+                             'schema', JSON_EXTRACT(t.schema_json, '$')),
+                 NULL
+            FROM relay_dw w JOIN relay_tables t ON t.table_name = w.table_name
+           WHERE w.outbox_id = v_schema_id AND NOT w.held;
+        SET v_schema_batch = TRUE;
       END IF;
 
-      -- The current committed rows of this table's UPSERTs, through the primary key.
+      -- This table's UPSERT and DELETE records in one statement: each UPSERT reads its CURRENT
+      -- committed row through the primary key (LEFT JOIN from the work table: one lookup per
+      -- change, never a scan); an UPSERT whose row is gone, and every DELETE, goes as a DELETE.
+      -- The row is encoded straight into its record, unless its estimate is too large.
       SET @relay_dispatch_table = v_table, @relay_dispatch_record_limit = v_record_limit;
       SET @relay_dispatch_sql = CONCAT(
-        'INSERT INTO relay_dr (outbox_id, est, row_json) SELECT k.outbox_id, ', v_est,
-        ', IF(', v_est, ' > @relay_dispatch_record_limit, NULL, ', v_row, ') ',
-        'FROM relay_dw k STRAIGHT_JOIN ', relay_ident(v_table), ' s FORCE INDEX (PRIMARY) ON ',
-        v_match,
-        ' WHERE k.table_name = ? AND k.op = ''UPSERT'' AND k.rep AND NOT k.held');
+        'INSERT INTO relay_drec (outbox_id, table_name, op, sort_key, sig, record, bytes) ',
+        'SELECT k.outbox_id, k.table_name, IF((', v_match, ') IS TRUE, ''UPSERT'', ''DELETE''), 1, NULL, ',
+        'IF((', v_match, ') IS TRUE, ',
+          'IF(', v_est, ' > @relay_dispatch_record_limit, NULL, ',
+            'JSON_OBJECT(''outboxId'', k.outbox_id, ''table'', k.table_name, ''op'', ''UPSERT'', ',
+                        '''key'', JSON_EXTRACT(k.key_json, ''$''), ''occurredAt'', ',
+                        'CONCAT(DATE_FORMAT(k.occurred_at, ''%Y-%m-%dT%H:%i:%s.''), ',
+                               'LPAD(FLOOR(MICROSECOND(k.occurred_at) / 1000), 3, ''0''), ''Z''), ',
+                        '''row'', ', v_row, ')), ',
+          'JSON_OBJECT(''outboxId'', k.outbox_id, ''table'', k.table_name, ''op'', ''DELETE'', ',
+                      '''key'', JSON_EXTRACT(k.key_json, ''$''), ''occurredAt'', ',
+                      'CONCAT(DATE_FORMAT(k.occurred_at, ''%Y-%m-%dT%H:%i:%s.''), ',
+                             'LPAD(FLOOR(MICROSECOND(k.occurred_at) / 1000), 3, ''0''), ''Z''))), ',
+        'IF((', v_match, ') IS TRUE, ', v_est, ', NULL) ',
+        'FROM relay_dw k LEFT JOIN ', relay_ident(v_table), ' s FORCE INDEX (PRIMARY) ',
+        'ON k.op = ''UPSERT'' AND ', v_match,
+        ' WHERE k.table_name = ? AND k.op <> ''SCHEMA'' AND k.rep AND NOT k.held');
       PREPARE relay_dispatch_stmt FROM @relay_dispatch_sql;
       EXECUTE relay_dispatch_stmt USING @relay_dispatch_table;
       DEALLOCATE PREPARE relay_dispatch_stmt;
     END LOOP table_loop;
 
-    -- The records (SCHEMA first, then changes in outbox order).
-    INSERT INTO relay_drec (outbox_id, table_name, op, sort_key, sig, record, bytes)
-      SELECT w.outbox_id, w.table_name,
-             CASE WHEN w.op = 'SCHEMA' THEN 'SCHEMA'
-                  WHEN w.op = 'UPSERT' AND r.outbox_id IS NOT NULL THEN 'UPSERT'
-                  ELSE 'DELETE' END,
-             IF(w.op = 'SCHEMA', 0, 1),
-             IF(w.op = 'SCHEMA', t.columns_sig, NULL),
-             CASE
-               WHEN w.op = 'SCHEMA' THEN
-                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'SCHEMA',
-                             'occurredAt',
-                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
-                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'),
-                             'schema', JSON_EXTRACT(t.schema_json, '$'))
-               WHEN w.op = 'UPSERT' AND r.outbox_id IS NOT NULL THEN
-                 IF(r.row_json IS NULL, NULL,
-                    JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'UPSERT',
-                                'key', JSON_EXTRACT(w.key_json, '$'),
-                                'occurredAt',
-                                  CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
-                                         LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'),
-                                         'Z'),
-                                'row', JSON_EXTRACT(r.row_json, '$')))
-               ELSE
-                 JSON_OBJECT('outboxId', w.outbox_id, 'table', w.table_name, 'op', 'DELETE',
-                             'key', JSON_EXTRACT(w.key_json, '$'),
-                             'occurredAt',
-                               CONCAT(DATE_FORMAT(w.occurred_at, '%Y-%m-%dT%H:%i:%s.'),
-                                      LPAD(FLOOR(MICROSECOND(w.occurred_at) / 1000), 3, '0'), 'Z'))
-             END,
-             r.est
-        FROM relay_dw w
-        LEFT JOIN relay_dr r ON r.outbox_id = w.outbox_id
-        LEFT JOIN relay_tables t ON t.table_name = w.table_name
-       WHERE w.rep AND NOT w.held;
-    UPDATE relay_drec SET bytes = LENGTH(record) WHERE record IS NOT NULL;
-    UPDATE relay_drec SET oversized = (record IS NULL OR bytes > v_record_limit);
+    -- A record's real size; too large (or not encoded: its estimate was) for any payload.
+    UPDATE relay_drec
+       SET bytes = IF(record IS NULL, bytes, LENGTH(record)),
+           oversized = (record IS NULL OR LENGTH(record) > v_record_limit);
 
     -- Too large for any payload: quarantined now, whatever happens to the rest of the batch.
     UPDATE relay_drec r STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = r.outbox_id
@@ -304,10 +322,30 @@ proc: BEGIN
      WHERE r.oversized AND o.handed_off_at IS NULL AND o.quarantined_at IS NULL;
     SET v_quarantined = ROW_COUNT();
 
-    -- As many records as fit, in order; a payload over the real limit is split.
+    -- As many records as fit, in order; a payload over the real limit is split. Usually the
+    -- whole batch fits (v_all: every record not oversized goes, no per-record flag is needed).
     SET v_cap = v_max_bytes;
+    SELECT COUNT(*), COALESCE(SUM(bytes + 2), 0) INTO v_n, v_total
+      FROM relay_drec WHERE NOT oversized;
+    IF v_n > 0 AND v_total + v_head <= v_cap THEN
+      SELECT GROUP_CONCAT(record ORDER BY sort_key, outbox_id SEPARATOR ',') INTO v_records
+        FROM relay_drec WHERE NOT oversized;
+      SET v_payload = JSON_OBJECT('region', v_region,
+                                  'records', JSON_EXTRACT(CONCAT('[', v_records, ']'), '$'));
+      IF LENGTH(v_payload) <= v_payload_limit THEN
+        SET v_all = TRUE, v_count = v_n;
+      ELSE
+        SET v_cap = LEAST(v_cap, LENGTH(v_payload)) DIV 2, v_payload = NULL;
+      END IF;
+    END IF;
     size_loop: LOOP
-      UPDATE relay_dw SET taken = FALSE;
+      IF v_all OR v_n = 0 THEN
+        LEAVE size_loop;
+      END IF;
+      IF NOT v_first THEN
+        UPDATE relay_dw SET taken = FALSE;
+      END IF;
+      SET v_first = FALSE;
       UPDATE relay_dw w
         JOIN (SELECT outbox_id,
                      SUM(bytes + 2) OVER (ORDER BY sort_key, outbox_id) AS cum,
@@ -358,7 +396,8 @@ proc: BEGIN
       UPDATE relay_dw w STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = w.outbox_id
          SET o.attempts = o.attempts + 1, o.last_attempt_at = UTC_TIMESTAMP(6),
              o.last_error = LEFT(v_error, 512)
-       WHERE w.taken AND o.handed_off_at IS NULL;
+       WHERE (w.taken OR (v_all AND w.rep AND NOT w.held))
+         AND o.handed_off_at IS NULL AND o.quarantined_at IS NULL;
       UPDATE relay_state
          SET last_error_at = UTC_TIMESTAMP(6),
              last_error = v_error,
@@ -373,14 +412,23 @@ proc: BEGIN
     UPDATE relay_dw w STRAIGHT_JOIN relay_outbox o FORCE INDEX (PRIMARY) ON o.id = w.outbox_id
        SET o.handed_off_at = UTC_TIMESTAMP(6), o.attempts = o.attempts + 1,
            o.last_attempt_at = UTC_TIMESTAMP(6)
-     WHERE (w.taken OR (NOT w.rep AND NOT w.held))
+     WHERE (w.taken OR (NOT w.held AND (v_all OR NOT w.rep)))
        AND o.handed_off_at IS NULL AND o.quarantined_at IS NULL;
     SET v_marked = ROW_COUNT();
-    UPDATE relay_tables t
-      JOIN relay_drec r ON r.table_name = t.table_name AND r.op = 'SCHEMA'
-      JOIN relay_dw w ON w.outbox_id = r.outbox_id
-       SET t.schema_sent_sig = r.sig, t.schema_sent_at = UTC_TIMESTAMP(6)
-     WHERE w.taken;
+    IF v_schema_batch THEN
+      UPDATE relay_tables t
+        JOIN relay_drec r ON r.table_name = t.table_name AND r.op = 'SCHEMA'
+        JOIN relay_dw w ON w.outbox_id = r.outbox_id
+         SET t.schema_sent_sig = r.sig, t.schema_sent_at = UTC_TIMESTAMP(6)
+       WHERE w.taken OR (v_all AND NOT r.oversized);
+    END IF;
+    -- The next batch takes about as many changes as one payload carried (a batch cut by bytes
+    -- re-reads its tail), growing back towards batch_size while whole batches fit.
+    IF v_all THEN
+      SET v_limit = LEAST(v_batch_size, v_limit + GREATEST(1, v_limit DIV 16));
+    ELSEIF v_count > 0 THEN
+      SET v_limit = GREATEST(1, LEAST(v_batch_size, v_marked));
+    END IF;
 
     SET v_batches = v_batches + IF(v_count > 0, 1, 0), v_sent = v_sent + v_count;
     IF v_marked = 0 AND v_quarantined = 0 THEN
@@ -401,7 +449,7 @@ proc: BEGIN
          consecutive_failures = IF(v_failed, consecutive_failures, 0)
    WHERE id = 1;
 
-  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec;
+  DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec, relay_dchk;
   -- Running backfills and resyncs go on a few chunks per run (relay_backfill.sql).
   CALL relay_backfill_step();
   CALL relay_session_end();
