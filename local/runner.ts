@@ -191,7 +191,7 @@ export async function runRelay(options: RunOptions): Promise<RunReport> {
     // The DC acknowledges to the regions; their databases purge only what it confirmed.
     const acks = seedDesign
       ? undefined
-      : await startAcks({ config, regionPools: databases.regionPools, local }, cleanup);
+      : await startAcks({ config, regionPools: databases.regionPools, local, log }, cleanup);
     await startDc(
       {
         local,

@@ -142,8 +142,8 @@ export const START_COMMAND = {
       type: "string",
       value: "N",
       description:
-        "purge handed-off orders after N s instead of the stack's retentionHours; the run then " +
-        "waits for the purge too",
+        "purge orders N s after their change instead of the stack's retentionHours (once the DC " +
+        "confirmed it, with purgeRequires: confirmed); the run then waits for the purge too",
     },
     "timeout-seconds": {
       type: "string",

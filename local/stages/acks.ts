@@ -21,6 +21,7 @@ export interface AcksOptions {
   readonly config: RelayConfig;
   readonly regionPools: Readonly<Record<string, mysql.Pool>>;
   readonly local: LocalQueues;
+  readonly log: (line: string) => void;
 }
 
 export interface Acks {
@@ -79,6 +80,9 @@ export async function startAcks(o: AcksOptions, cleanup: Cleanup): Promise<Acks 
     });
     cleanup.defer(() => source.stop());
   }
+  o.log(
+    `acks: ${o.config.regions.map(({ region }) => regionNames(o.config, region).ackQueue).join(", ")} (the real ack handler per region)`,
+  );
   return {
     queueUrls,
     queueNames: o.config.regions.map(({ region }) => regionNames(o.config, region).ackQueue),
