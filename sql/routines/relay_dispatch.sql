@@ -49,21 +49,52 @@
 -- interrupted backfill resumes, a storefront upgrade's resync proceeds: relay_backfill.sql).
 --
 -- * Never overlaps itself: GET_LOCK('relay_dispatch.<schema>', 0); a second caller returns at once.
--- * One call drains many batches (bounded by settings dispatch_max_batches / dispatch_max_ms).
+-- * One call drains many batches (bounded by settings dispatch_max_batches / dispatch_max_ms; a
+--   batch is not started when the last batch's time says it would end past the next second's
+--   event, 975 ms after the run's start, or past dispatch_max_ms when that is longer).
+-- * Two sessions for a backlog: relay_dispatch_helper() (its own event, every second) takes
+--   partition 1 of the changes — partition = first byte of key_hash MOD 2, so every change of a
+--   row is in one partition and steps 1–2 hold within it; SCHEMA changes (no key) are partition
+--   0 — while relay_dispatch() goes on with partition 0, each paying its own lambda_async
+--   latency. Whoever holds the lock 'relay_dispatch_p1.<schema>' dispatches partition 1, so no
+--   row's changes are ever in two sessions' hands: relay_dispatch takes it at the start of a
+--   run (both partitions, as one serial dispatcher, when no helper runs) and releases it only
+--   between batches, after a full batch, when a helper is waiting for it (the helper holds
+--   'relay_dispatch_h.<schema>' while it runs). The helper works only when partition 1 has
+--   more than two full batches pending, never runs relay_resend, the backfill step or the table
+--   check (the dispatcher's), holds back a table whose SCHEMA record the dispatcher has not
+--   sent yet, and adds its records to relay_state.total_handed_off (last_dispatch_* stay the
+--   dispatcher's). Each row's records still go in outboxId order; across partitions the order
+--   of batches is free (the DC applies a change only if its outboxId is newer for its row).
 -- * Work tables are TEMPORARY (per session, no redo); MySQL cannot open one twice in a statement,
 --   so every statement reads each of them once.
 -- * The envelope is assembled with GROUP_CONCAT(… ORDER BY) of JSON_OBJECT values (MySQL 8.0's
 --   JSON_ARRAYAGG has no ORDER BY); JSON_EXTRACT(…, '$') embeds stored JSON as JSON on both servers.
 --
 -- A routine (sql/routines/): edit this file in place, the runner re-applies it when its text
--- changes. relay_dispatch_event (every second) is defined at the end of this file.
+-- changes. relay_dispatch_event and relay_dispatch_helper_event (every second) are defined at
+-- the end of this file; both procedures are relay_dispatch_run(p_helper).
 DROP PROCEDURE IF EXISTS relay_dispatch;
+DROP PROCEDURE IF EXISTS relay_dispatch_helper;
+DROP PROCEDURE IF EXISTS relay_dispatch_run;
 
-CREATE PROCEDURE relay_dispatch()
+-- p_helper FALSE: the dispatcher (relay_dispatch); TRUE: the helper (relay_dispatch_helper).
+CREATE PROCEDURE relay_dispatch_run(IN p_helper BOOLEAN)
   MODIFIES SQL DATA
-  COMMENT 'Hands pending relay_outbox changes to lambda_async in batches'
+  COMMENT 'One dispatch run: the dispatcher, or the helper that takes partition 1 of a backlog'
 proc: BEGIN
   DECLARE v_lock VARCHAR(64) DEFAULT LEFT(CONCAT('relay_dispatch.', DATABASE()), 64);
+  -- Held by whoever dispatches partition 1 (the dispatcher, unless it handed it to the helper).
+  DECLARE v_plock VARCHAR(64) DEFAULT LEFT(CONCAT('relay_dispatch_p1.', DATABASE()), 64);
+  -- Held by a helper run from its start to its end: "a helper is there to take partition 1".
+  DECLARE v_hlock VARCHAR(64) DEFAULT LEFT(CONCAT('relay_dispatch_h.', DATABASE()), 64);
+  -- Which partitions this run dispatches (partition = first byte of key_hash MOD 2; SCHEMA
+  -- changes, which have no key, are partition 0).
+  DECLARE v_own0 BOOLEAN DEFAULT FALSE;
+  DECLARE v_own1 BOOLEAN DEFAULT FALSE;
+  DECLARE v_full BOOLEAN DEFAULT FALSE;
+  DECLARE v_backlog INT DEFAULT 0;
+  DECLARE v_batch_started DATETIME(6) DEFAULT NULL;
   DECLARE v_region VARCHAR(64) CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_batch_size INT DEFAULT 100;
   DECLARE v_max_bytes INT DEFAULT 200000;
@@ -104,7 +135,8 @@ proc: BEGIN
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     CALL relay_session_end();
-    DO RELEASE_LOCK(v_lock);
+    -- RELEASE_LOCK only ever releases this session's own locks.
+    DO RELEASE_LOCK(v_plock), RELEASE_LOCK(v_hlock), RELEASE_LOCK(v_lock);
     RESIGNAL;
   END;
 
@@ -118,13 +150,35 @@ proc: BEGIN
       SET MESSAGE_TEXT = 'relay_dispatch: relay_settings is empty; run the migration (db:migrate)';
   END IF;
 
-  IF COALESCE(GET_LOCK(v_lock, 0), 0) <> 1 THEN
-    LEAVE proc;
+  IF p_helper THEN
+    -- The helper: one at a time, and only for a backlog (more than two full batches pending in
+    -- partition 1); then it waits up to 1 s for the dispatcher to hand partition 1 over.
+    IF COALESCE(GET_LOCK(v_hlock, 0), 0) <> 1 THEN
+      LEAVE proc;
+    END IF;
+    SET v_backlog = 2 * v_batch_size;
+    SELECT COUNT(*) INTO v_n
+      FROM (SELECT o.id FROM relay_outbox o
+             WHERE o.handed_off_at IS NULL AND o.quarantined_at IS NULL
+               AND COALESCE(ASCII(o.key_hash), 0) MOD 2 = 1
+             LIMIT v_backlog) b;
+    IF v_n < v_backlog OR COALESCE(GET_LOCK(v_plock, 1), 0) <> 1 THEN
+      DO RELEASE_LOCK(v_hlock);
+      LEAVE proc;
+    END IF;
+    SET v_own1 = TRUE;
+    CALL relay_session_begin();
+  ELSE
+    IF COALESCE(GET_LOCK(v_lock, 0), 0) <> 1 THEN
+      LEAVE proc;
+    END IF;
+    -- Partition 1 too, unless a helper is dispatching it right now.
+    SET v_own0 = TRUE, v_own1 = COALESCE(GET_LOCK(v_plock, 0), 0) = 1;
+    CALL relay_session_begin();
+    -- Changes handed off but never confirmed by the DC become pending again (relay_confirm.sql;
+    -- only with purge_requires = 'confirmed').
+    CALL relay_resend();
   END IF;
-  CALL relay_session_begin();
-  -- Changes handed off but never confirmed by the DC become pending again (relay_confirm.sql;
-  -- only with purge_requires = 'confirmed').
-  CALL relay_resend();
 
   -- Room for a full batch; GROUP_CONCAT silently truncates at this length.
   SET SESSION group_concat_max_len = 67108864;
@@ -164,6 +218,7 @@ proc: BEGIN
   ) ENGINE = InnoDB;
 
   dispatch_loop: LOOP
+    SET v_batch_started = SYSDATE(6);
     DELETE FROM relay_dw;
     DELETE FROM relay_drec;
     SET v_count = 0, v_records = NULL, v_payload = NULL, v_quarantined = 0, v_marked = 0,
@@ -179,9 +234,12 @@ proc: BEGIN
                  AND NOT EXISTS (SELECT 1 FROM relay_tables t
                                   WHERE t.table_name = o.table_name
                                     AND t.stale_reason IS NOT NULL)
+                 AND (v_own0 AND v_own1
+                      OR COALESCE(ASCII(o.key_hash), 0) MOD 2 = IF(v_own1, 1, 0))
                ORDER BY o.id
                LIMIT v_limit) c;
     SET v_rows = ROW_COUNT();
+    SET v_full = v_rows >= v_limit;
     IF v_rows <= 0 THEN
       LEAVE dispatch_loop;
     END IF;
@@ -208,7 +266,8 @@ proc: BEGIN
         UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
         ITERATE table_loop;
       END IF;
-      IF NOT EXISTS (SELECT 1 FROM relay_dchk WHERE table_name = v_table) THEN
+      -- The check is the dispatcher's (the helper uses the statements it cached).
+      IF NOT p_helper AND NOT EXISTS (SELECT 1 FROM relay_dchk WHERE table_name = v_table) THEN
         CALL relay_table_check(v_table);
         INSERT INTO relay_dchk (table_name) VALUES (v_table);
       END IF;
@@ -244,6 +303,11 @@ proc: BEGIN
 
       -- SCHEMA first whenever the relayed columns differ from the last SCHEMA handed off.
       IF NOT (v_sig <=> v_sent_sig) THEN
+        IF p_helper THEN
+          -- SCHEMA records are the dispatcher's: the table's rows wait until it sent one.
+          UPDATE relay_dw SET held = TRUE WHERE table_name = v_table;
+          ITERATE table_loop;
+        END IF;
         IF NOT EXISTS (SELECT 1 FROM relay_outbox
                         WHERE table_name = v_table AND op = 'SCHEMA'
                           AND handed_off_at IS NULL AND quarantined_at IS NULL) THEN
@@ -431,30 +495,60 @@ proc: BEGIN
     END IF;
 
     SET v_batches = v_batches + IF(v_count > 0, 1, 0), v_sent = v_sent + v_count;
+    -- A backlog and a helper waiting for it: partition 1 goes to the helper (between batches, so
+    -- no change of partition 1 is in this session's hands any more); this run goes on with 0.
+    IF v_own0 AND v_own1 AND v_full AND IS_USED_LOCK(v_hlock) IS NOT NULL THEN
+      DO RELEASE_LOCK(v_plock);
+      SET v_own1 = FALSE;
+    END IF;
     IF v_marked = 0 AND v_quarantined = 0 THEN
       LEAVE dispatch_loop; -- everything left is held back: no progress possible now
     END IF;
+    -- The budget: no batch starts after dispatch_max_ms, nor one that by the last batch's time
+    -- would end past 975 ms (or past dispatch_max_ms when that is longer): the events run every
+    -- second, and a run still going then makes the next one find the lock held and skip its
+    -- second. The helper's budget counts from its event's start too.
     IF v_batches >= v_max_batches
-       OR TIMESTAMPDIFF(MICROSECOND, v_started, SYSDATE(6)) >= v_max_ms * 1000 THEN
+       OR TIMESTAMPDIFF(MICROSECOND, v_started, SYSDATE(6)) >= v_max_ms * 1000
+       OR 2 * TIMESTAMPDIFF(MICROSECOND, v_started, SYSDATE(6))
+          - TIMESTAMPDIFF(MICROSECOND, v_started, v_batch_started)
+          >= GREATEST(v_max_ms, 975) * 1000 THEN
       LEAVE dispatch_loop;
     END IF;
   END LOOP;
 
-  UPDATE relay_state
-     SET last_dispatch_at = UTC_TIMESTAMP(6),
-         last_dispatch_records = v_sent,
-         last_dispatch_batches = v_batches,
-         total_handed_off = total_handed_off + v_sent,
-         last_success_at = IF(v_failed, last_success_at, UTC_TIMESTAMP(6)),
-         consecutive_failures = IF(v_failed, consecutive_failures, 0)
-   WHERE id = 1;
+  IF p_helper THEN
+    -- The dispatcher's run owns last_dispatch_*; the helper adds its records to the total.
+    UPDATE relay_state SET total_handed_off = total_handed_off + v_sent WHERE id = 1;
+  ELSE
+    UPDATE relay_state
+       SET last_dispatch_at = UTC_TIMESTAMP(6),
+           last_dispatch_records = v_sent,
+           last_dispatch_batches = v_batches,
+           total_handed_off = total_handed_off + v_sent,
+           last_success_at = IF(v_failed, last_success_at, UTC_TIMESTAMP(6)),
+           consecutive_failures = IF(v_failed, consecutive_failures, 0)
+     WHERE id = 1;
+  END IF;
 
   DROP TEMPORARY TABLE IF EXISTS relay_dw, relay_dr, relay_drec, relay_dchk;
   -- Running backfills and resyncs go on a few chunks per run (relay_backfill.sql).
-  CALL relay_backfill_step();
+  IF NOT p_helper THEN
+    CALL relay_backfill_step();
+  END IF;
   CALL relay_session_end();
-  DO RELEASE_LOCK(v_lock);
+  DO RELEASE_LOCK(v_plock), RELEASE_LOCK(v_hlock), RELEASE_LOCK(v_lock);
 END;
+
+CREATE PROCEDURE relay_dispatch()
+  MODIFIES SQL DATA
+  COMMENT 'Hands pending relay_outbox changes to lambda_async in batches'
+  CALL relay_dispatch_run(FALSE);
+
+CREATE PROCEDURE relay_dispatch_helper()
+  MODIFIES SQL DATA
+  COMMENT 'Takes partition 1 of a dispatch backlog, in parallel with relay_dispatch'
+  CALL relay_dispatch_run(TRUE);
 
 DROP EVENT IF EXISTS relay_dispatch_event;
 
@@ -467,3 +561,12 @@ CREATE EVENT relay_dispatch_event
   ENABLE
   COMMENT 'order relay: hand pending outbox changes to the notify function'
   DO CALL relay_dispatch();
+
+DROP EVENT IF EXISTS relay_dispatch_helper_event;
+
+CREATE EVENT relay_dispatch_helper_event
+  ON SCHEDULE EVERY 1 SECOND
+  ON COMPLETION PRESERVE
+  ENABLE
+  COMMENT 'order relay: a second dispatcher for partition 1 while there is a backlog'
+  DO CALL relay_dispatch_helper();

@@ -92,6 +92,7 @@ export async function relayDb(
     // Deterministic tests even on a MYSQL_URL server with event_scheduler=ON.
     const c = await mysql.createConnection({ uri: db.url });
     await c.query("ALTER EVENT relay_dispatch_event DISABLE");
+    await c.query("ALTER EVENT relay_dispatch_helper_event DISABLE");
     await c.query("ALTER EVENT relay_purge_event DISABLE");
     await c.query("ALTER EVENT relay_heartbeat_event DISABLE");
     await c.end();
