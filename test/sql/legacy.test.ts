@@ -84,6 +84,7 @@ describe("sql: a database migrated by the previous layout upgrades cleanly", fun
     assert.deepEqual(upgraded.applied, [
       "migrations/008_relay_capture_by_key.sql",
       "migrations/009_relay_confirm.sql",
+      "migrations/010_relay_resend_fraction.sql",
       "local/002_lambda_async_limit.sql",
       "routines/relay_backfill.sql",
       "routines/relay_columns.sql",
@@ -137,8 +138,9 @@ describe("sql: a database migrated by the previous layout upgrades cleanly", fun
     assert.ok(!("row_json" in after.relay_outbox[0]), "the row copies are gone");
     assert.deepEqual(after.lambda_invocations, before.lambda_invocations);
 
+    // The new dispatch: relay_dispatch runs relay_dispatch_run, which calls relay_invoke.
     const [[dispatch]] = await sql.query<Rows>(
-      "SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'relay_dispatch'",
+      "SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'relay_dispatch_run'",
     );
     assert.match(String(dispatch.body), /CALL relay_invoke\(/, "the new relay_dispatch");
 
