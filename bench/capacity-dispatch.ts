@@ -22,6 +22,11 @@
  *
  * Rows: the prod-like schema has a ~500-byte row (13 typical storefront columns); the seed
  * schema (`id`, `item`) is measured too, as the lightest case.
+ *
+ * Dispatchers: 1 = `relay_dispatch()` alone (one session, every partition); 2 = it and
+ * `relay_dispatch_helper()` started together on two connections, as their two events start
+ * every second in a region with a backlog (the helper takes partition 1, relay_dispatch.sql).
+ * A run's time is then the wall time until both calls returned.
  */
 import mysql from "mysql2/promise";
 import { readStackFile, stackFilePath } from "../config/load";
@@ -41,6 +46,8 @@ export type CallVariant = "stand-in" | "call-only";
 export interface DispatchPoint {
   readonly schema: "prod-like" | "seed";
   readonly variant: CallVariant;
+  /** Sessions dispatching at once (absent in results written before the helper: 1). */
+  readonly dispatchers?: 1 | 2;
   readonly rowJsonBytes: number;
   readonly batchSize: number;
   readonly latencyMs: number;
@@ -110,13 +117,13 @@ function dbUrl(serverUrl: string, database: string): string {
   return url.toString();
 }
 
-async function prepare(
+export async function prepare(
   serverUrl: string,
   schema: DispatchPoint["schema"],
   rows: number,
   sqlDir: string | undefined,
   log: (line: string) => void,
-): Promise<mysql.Connection> {
+): Promise<mysql.Connection & { url?: string }> {
   const database = `cap_dispatch_${schema.replace(/-/g, "_")}_${process.pid}`;
   const admin = await mysql.createConnection({ uri: serverUrl, multipleStatements: true });
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\`; CREATE DATABASE \`${database}\``);
@@ -138,6 +145,7 @@ async function prepare(
   });
   // Only this harness runs dispatch (no event scheduler surprises).
   await conn.query("ALTER EVENT relay_dispatch_event DISABLE").catch(() => undefined);
+  await conn.query("ALTER EVENT relay_dispatch_helper_event DISABLE").catch(() => undefined);
   await conn.query(
     "CREATE TABLE bench_lambda_latency (id TINYINT PRIMARY KEY, seconds DECIMAL(9, 6) NOT NULL);" +
       "INSERT INTO bench_lambda_latency VALUES (1, 0);" +
@@ -177,11 +185,11 @@ async function prepare(
     }
   }
   log(`  ${schema}: ${rows} orders inserted in ${Date.now() - started} ms`);
-  return conn;
+  return Object.assign(conn, { url });
 }
 
 /** Replaces the stand-in (bench database only) by a call that only waits and counts. */
-const CALL_ONLY_FUNCTION =
+export const CALL_ONLY_FUNCTION =
   "DROP FUNCTION IF EXISTS lambda_async;" +
   "CREATE FUNCTION lambda_async(p_arn VARCHAR(2048) CHARACTER SET utf8mb4, " +
   "p_payload LONGTEXT CHARACTER SET utf8mb4) RETURNS INT NOT DETERMINISTIC READS SQL DATA " +
@@ -189,7 +197,7 @@ const CALL_ONLY_FUNCTION =
   "SET @bench_bytes = COALESCE(@bench_bytes, 0) + LENGTH(p_payload); " +
   "RETURN SLEEP((SELECT seconds FROM bench_lambda_latency WHERE id = 1)); END";
 
-async function counters(conn: mysql.Connection, variant: CallVariant) {
+async function counters(conn: mysql.Connection, variant: CallVariant, helper?: mysql.Connection) {
   const sql =
     variant === "stand-in"
       ? "SELECT (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, " +
@@ -200,7 +208,13 @@ async function counters(conn: mysql.Connection, variant: CallVariant) {
   const [[row]] = (await conn.query(sql)) as unknown as [
     [{ pending: number; calls: number; bytes: number }],
   ];
-  return { pending: Number(row.pending), calls: Number(row.calls), bytes: Number(row.bytes) };
+  const own = { pending: Number(row.pending), calls: Number(row.calls), bytes: Number(row.bytes) };
+  if (!helper || variant === "stand-in") return own;
+  // call-only counts per session: add the helper's.
+  const [[h]] = (await helper.query(
+    "SELECT COALESCE(@bench_calls, 0) AS calls, COALESCE(@bench_bytes, 0) AS bytes",
+  )) as unknown as [[{ calls: number; bytes: number }]];
+  return { ...own, calls: own.calls + Number(h.calls), bytes: own.bytes + Number(h.bytes) };
 }
 
 async function measurePoint(
@@ -210,6 +224,7 @@ async function measurePoint(
   batchSize: number,
   latencyMs: number,
   runs: number,
+  helper?: mysql.Connection,
 ): Promise<DispatchPoint> {
   // Same outbox, fresh start: every row pending again, the recorded calls cleared.
   // (Columns of the outbox as far as both layouts share them: v1 row copies, v2 keys only.)
@@ -226,12 +241,17 @@ async function measurePoint(
       : Buffer.byteLength(JSON.stringify({ id: 1, item: "item 1" }));
   const perRun: { rows: number; ms: number; calls: number; bytes: number }[] = [];
   for (let r = 0; r < runs; r++) {
-    const before = await counters(conn, variant);
+    const before = await counters(conn, variant, helper);
     if (before.pending === 0) break;
     const start = process.hrtime.bigint();
-    await conn.query("CALL relay_dispatch()");
+    // With a helper: both sessions' calls go out together (the helper's first, as if its event
+    // fired a moment earlier; either order works, relay_dispatch hands partition 1 over).
+    await Promise.all([
+      ...(helper ? [helper.query("CALL relay_dispatch_helper()")] : []),
+      conn.query("CALL relay_dispatch()"),
+    ]);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    const after = await counters(conn, variant);
+    const after = await counters(conn, variant, helper);
     // A run that ran out of rows is not a capacity sample (unless it is the only one).
     if (after.pending > 0 || r === 0) {
       perRun.push({
@@ -255,6 +275,7 @@ async function measurePoint(
   return {
     schema,
     variant,
+    dispatchers: helper ? 2 : 1,
     rowJsonBytes: Math.round(Number(rowJsonBytes)),
     batchSize,
     latencyMs,
@@ -292,6 +313,8 @@ async function envelopeCheck(conn: mysql.Connection): Promise<string> {
 export interface DispatchOptions {
   readonly latenciesMs?: readonly number[];
   readonly batchSizes?: readonly number[];
+  /** Batch sizes measured with the helper too (2 dispatchers, AWS latency). @default batchSizes */
+  readonly parallelBatchSizes?: readonly number[];
   readonly rows?: number;
   readonly runs?: number;
   /** Directory with migrations/, routines/ and local/. @default the working tree's sql/ */
@@ -343,6 +366,27 @@ export async function measureDispatch(options: DispatchOptions = {}): Promise<Di
           points.push(point);
           log(`  ${JSON.stringify(point)}`);
         }
+      }
+      // relay_dispatch and its helper together (what a region with a backlog runs).
+      const helper = await mysql.createConnection({ uri: wide.url!, multipleStatements: true });
+      try {
+        for (const batchSize of options.parallelBatchSizes ?? batchSizes) {
+          for (const latencyMs of [0, AWS_INVOKE_LATENCY_MS]) {
+            const point = await measurePoint(
+              wide,
+              "prod-like",
+              "call-only",
+              batchSize,
+              latencyMs,
+              runs,
+              helper,
+            );
+            points.push(point);
+            log(`  ${JSON.stringify(point)}`);
+          }
+        }
+      } finally {
+        await helper.end();
       }
     } finally {
       await wide.end();

@@ -129,16 +129,22 @@ const min = (hops: readonly Hop[]) => {
   return known.reduce((a, b) => (b.ordersPerSecond! < a.ordersPerSecond! ? b : a));
 };
 
-/** Dispatch's sustained rows/s at a batch size and latency (the call-only variant). */
+/**
+ * Dispatch's sustained rows/s at a batch size and latency (the call-only variant), with 1
+ * session (relay_dispatch alone) or 2 (relay_dispatch and its helper, as a region with a backlog
+ * runs them).
+ */
 export function dispatchRate(
   dispatch: DispatchFigures | undefined,
   batchSize: number,
   latencyMs: number,
+  dispatchers: 1 | 2 = 1,
 ): number | undefined {
   const point = dispatch?.points.find(
     (p) =>
       p.schema === "prod-like" &&
       p.variant === "call-only" &&
+      (p.dispatchers ?? 1) === dispatchers &&
       p.batchSize === batchSize &&
       p.latencyMs === latencyMs,
   );
@@ -151,7 +157,11 @@ export function recordsPerCall(
   batchSize: number,
 ): number | undefined {
   const point = dispatch?.points.find(
-    (p) => p.schema === "prod-like" && p.variant === "call-only" && p.batchSize === batchSize,
+    (p) =>
+      p.schema === "prod-like" &&
+      p.variant === "call-only" &&
+      (p.dispatchers ?? 1) === 1 &&
+      p.batchSize === batchSize,
   );
   return point && point.callsPerRun > 0
     ? Math.round(point.rowsPerRun / point.callsPerRun)
@@ -185,34 +195,50 @@ export function capacityModel(input: {
     const r = region.region;
     const batch = region.clusters[0]?.settings?.dispatchBatchSize ?? 100;
     const latency = dispatch?.awsLatencyMs ?? 25;
-    const dispatchOps = dispatchRate(dispatch, batch, latency);
+    // The routines run relay_dispatch and its helper (two events): the 2-session figure when
+    // measured, else the serial one.
+    const parallel = dispatchRate(dispatch, batch, latency, 2);
+    const serial = dispatchRate(dispatch, batch, latency, 1);
+    const dispatchOps = parallel ?? serial;
+    const sessions = parallel !== undefined ? 2 : 1;
     if (dispatchOps === undefined)
       unmeasured.push(`${r}: dispatch (${dispatch?.blocker ?? "no point"})`);
-    const bigger = dispatchRate(dispatch, input.maxBatchSize ?? 500, latency);
+    const bigger = dispatchRate(dispatch, input.maxBatchSize ?? 500, latency, sessions);
+    // Records per notify invocation: the batch, unless the payload byte cap cuts it first.
+    const perCall = Math.min(batch, recordsPerCall(dispatch, batch) ?? batch);
     const notify = region.functions.find((f) => f.role === "notify")!;
     const forwarder = region.functions.find((f) => f.role === "forwarder");
     const notifyScale = lambdaCpuScale(notify.memoryMb, assumptions);
     const notifyMs =
-      notifyScale * (handlers.notify.fixedMs + handlers.notify.perRecordMs * batch) +
-      Math.ceil(batch / 10) * sqsCallRttMs(r, r);
+      notifyScale * (handlers.notify.fixedMs + handlers.notify.perRecordMs * perCall) +
+      Math.ceil(perCall / 10) * sqsCallRttMs(r, r);
     const concurrency = AWS_LIMITS.lambdaConcurrency.value;
     const hops: Hop[] = [
       {
-        hop: "dispatch (relay_dispatch, serial, event every 1 s)",
+        hop:
+          sessions === 2
+            ? "dispatch (relay_dispatch + helper, 2 sessions, events every 1 s)"
+            : "dispatch (relay_dispatch, serial, event every 1 s)",
         ordersPerSecond: dispatchOps,
         basis:
           `measured: batch ${batch}, lambda_async ${latency} ms per call, ~500-byte rows` +
+          (sessions === 2
+            ? `, relay_dispatch and its helper at once (${serial === undefined ? "?" : serial.toLocaleString("en-US")} rows/s with relay_dispatch alone)`
+            : "") +
           (dispatch?.blocker ? ` — working tree: ${dispatch.blocker}` : ""),
         source: dispatch?.command ?? "npx tsx bench/capacity.ts --only dispatch",
-        lift: `dispatchBatchSize up to 500 (measured ${bigger === undefined ? "?" : bigger.toLocaleString("en-US")} rows/s at 500: with ~500-byte rows the 200,000-byte payload cap stops a call at ~${recordsPerCall(dispatch, input.maxBatchSize ?? 500) ?? "?"} rows); beyond that only a faster lambda_async or parallel dispatchers (SQL change)`,
+        lift:
+          batch < (input.maxBatchSize ?? 500)
+            ? `dispatchBatchSize up to 500 (measured ${bigger === undefined ? "?" : bigger.toLocaleString("en-US")} rows/s at 500: with ~500-byte rows the 200,000-byte payload cap stops a call at ~${recordsPerCall(dispatch, input.maxBatchSize ?? 500) ?? "?"} rows)`
+            : `with ~500-byte rows the 200,000-byte payload cap stops a call at ~${recordsPerCall(dispatch, batch) ?? "?"} rows, so each session is bound by its SQL time per batch + one lambda_async call; beyond: a faster lambda_async, a larger payload cap (contract), more partitions than 2 (SQL change), a database with more vCPUs`,
       },
       {
         hop: `notify (async Lambda, ${notify.memoryMb} MB)`,
         ordersPerSecond: Math.min(
-          (concurrency * batch) / (notifyMs / 1000),
-          AWS_LIMITS.invokeRate.value * batch,
+          (concurrency * perCall) / (notifyMs / 1000),
+          AWS_LIMITS.invokeRate.value * perCall,
         ),
-        basis: `${concurrency} concurrent (account default, shared) × ${batch} records / ${notifyMs.toFixed(1)} ms (measured ${handlers.notify.fixedMs} + ${handlers.notify.perRecordMs}/record CPU ms × ${notifyScale.toFixed(2)} for ${notify.memoryMb} MB + ${Math.ceil(batch / 10)} × ${sqsCallRttMs(r, r)} ms SQS round trips)`,
+        basis: `${concurrency} concurrent (account default, shared) × ${perCall} records / ${notifyMs.toFixed(1)} ms (measured ${handlers.notify.fixedMs} + ${handlers.notify.perRecordMs}/record CPU ms × ${notifyScale.toFixed(2)} for ${notify.memoryMb} MB + ${Math.ceil(perCall / 10)} × ${sqsCallRttMs(r, r)} ms SQS round trips)`,
         source: `${handlers.command}; ${AWS_LIMITS.lambdaConcurrency.source}`,
         lift: "account concurrency quota (Service Quotas)",
       },

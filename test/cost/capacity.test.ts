@@ -22,9 +22,10 @@ const HANDLERS: MeasuredHandlers = {
   heartbeat: { ownMs: 0.3, logBytes: 900 },
 };
 
-const point = (batchSize: number, rows: number) => ({
+const point = (batchSize: number, rows: number, perCall = batchSize, dispatchers: 1 | 2 = 1) => ({
   schema: "prod-like" as const,
   variant: "call-only" as const,
+  dispatchers,
   rowJsonBytes: 521,
   batchSize,
   latencyMs: 25,
@@ -33,7 +34,7 @@ const point = (batchSize: number, rows: number) => ({
   runMs: 930,
   rowsPerSecondInRun: rows,
   rowsPerSecondSustained: rows,
-  callsPerRun: rows / batchSize,
+  callsPerRun: rows / perCall,
   payloadBytes: 64_000,
   samples: [{ rows, ms: 900 }],
   best: { rowsPerRun: rows, runMs: 900, rowsPerSecondInRun: rows, rowsPerSecondSustained: rows },
@@ -43,7 +44,13 @@ const DISPATCH: DispatchFigures = {
   command: "fixture",
   awsLatencyMs: 25,
   envelopeCheck: "fixture",
-  points: [point(100, 2000), point(500, 3600)],
+  // At 500 the payload byte cap ends a call at 300 records.
+  points: [
+    point(100, 2000),
+    point(500, 3600, 300),
+    point(100, 3500, 100, 2),
+    point(500, 6000, 300, 2),
+  ],
 };
 
 describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
@@ -54,16 +61,20 @@ describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
     assert.equal(model.regions.length, 3);
     for (const region of model.regions) {
       const hop = (name: RegExp) => region.hops.find((h) => name.test(h.hop))!;
-      // dispatch: the measured best sustained rows/s at the plan's batch (100) and 25 ms calls.
-      assert.equal(hop(/^dispatch/).ordersPerSecond, 2000);
+      // dispatch: the measured best sustained rows/s at the plan's batch (500) and 25 ms calls,
+      // relay_dispatch and its helper together (the routines run both).
+      assert.equal(hop(/^dispatch/).ordersPerSecond, 6000);
+      assert.match(hop(/^dispatch/).hop, /helper, 2 sessions/);
+      assert.match(hop(/^dispatch/).basis, /3,600 rows\/s with relay_dispatch alone/);
       // forwarder: maximumConcurrency 10 × 10 messages per ((3 + 0.1 × 10) CPU ms at a
       // 256/1769 vCPU share + the round trip to the aggregator) ms.
       const ms = (3 + 1) * SCALE + sqsCallRttMs(region.region, "ap-northeast-1");
       assert.ok(Math.abs(hop(/^forwarder/).ordersPerSecond! - (10 * 10) / (ms / 1000)) < 1e-6);
-      // notify: 1,000 concurrent × 100 records per (2 + 30 + 10 round trips) ms, and at most
-      // 10,000 invocations/s (10 × the concurrency quota) × 100 records.
-      const notifyMs = (2 + 0.3 * 100) * SCALE + 10 * sqsCallRttMs(region.region, region.region);
-      const notify = Math.min((1000 * 100) / (notifyMs / 1000), 10_000 * 100);
+      // notify: 1,000 concurrent × 300 records (what a call carries at batch 500) per
+      // (2 + 90 + 30 round trips) ms, and at most 10,000 invocations/s (10 × the concurrency
+      // quota) × 300 records.
+      const notifyMs = (2 + 0.3 * 300) * SCALE + 30 * sqsCallRttMs(region.region, region.region);
+      const notify = Math.min((1000 * 300) / (notifyMs / 1000), 10_000 * 300);
       assert.ok(Math.abs(hop(/^notify/).ordersPerSecond! - notify) < 1e-6);
       assert.equal(hop(/^regional queue/).ordersPerSecond, Infinity);
       assert.equal(
@@ -81,8 +92,8 @@ describe("capacity model (bench/capacity-model.ts) on the prod plan", () => {
     );
     assert.ok(Math.abs(model.evenSplitCeiling! - 3 * eu) < 1e-6);
     assert.match(model.lift!, /forwarder\.maximumConcurrency/);
-    // Lifted, dispatch is next: 2,000 rows/s per region × 3.
-    assert.equal(model.next?.ceiling, 6000);
+    // Lifted, dispatch is next: 6,000 rows/s per region × 3.
+    assert.equal(model.next?.ceiling, 18_000);
     assert.match(model.next!.bottleneck!, /dispatch/);
     // The DC consumer's figure comes from the DC-sink issue's benchmark: without it, said so.
     assert.ok(model.unmeasured.some((u) => /DC consumer/.test(u)));
