@@ -1,5 +1,7 @@
 /** Renders bench/RESULTS.md from the measured figures (bench/run.ts). */
 import type { BundleRow } from "./bundles";
+import type { CapacityResults } from "./capacity";
+import { readCapacityResults, renderCapacitySection } from "./capacity-section";
 import { dcSummaryRow, renderDcThroughput, type DcThroughputFigure } from "./dc-throughput";
 import type { Machine } from "./machine";
 import type { PlanFigure } from "./plan";
@@ -99,7 +101,14 @@ function boundSection(r: Results, sweep: RelayPoint[], best: number): string[] {
   ];
 }
 
-export function renderResults(r: Results): string {
+/**
+ * RESULTS.md. `capacity`: the figures of `npx tsx bench/capacity.ts` (bench/capacity-results.json,
+ * not re-measured by `npm run bench`), rendered as the last section, "Capacity".
+ */
+export function renderResults(
+  r: Results,
+  capacity: CapacityResults | undefined = readCapacityResults(),
+): string {
   const L: string[] = [];
   const sweep = [...r.sweep].sort((a, b) => a.offered - b.offered);
   const h = r.host;
@@ -314,5 +323,6 @@ export function renderResults(r: Results): string {
     "",
   );
   if (r.dc) L.push(...renderDcThroughput(r.dc));
+  L.push(...renderCapacitySection(capacity));
   return `${L.join("\n")}\n`;
 }
