@@ -38,6 +38,28 @@ const fmt = (n: number | undefined) =>
 
 const best = (p: DispatchPoint) => p.best?.rowsPerSecondSustained ?? p.rowsPerSecondSustained;
 
+/** The Summary table's rows for the capacity figures (none without the results file). */
+export function capacitySummaryRows(results: CapacityResults | undefined): string[] {
+  if (!results) return [];
+  const dispatch =
+    results.dispatch && !results.dispatch.blocker ? results.dispatch : results.dispatchFallback;
+  const model = results.model;
+  const rows: string[] = [];
+  const hop = model?.regions[0]?.hops.find((h) => /^dispatch/.test(h.hop));
+  if (dispatch && hop) {
+    const met = (hop.ordersPerSecond ?? 0) >= DISPATCH_GOAL_ROWS_PER_SECOND;
+    rows.push(
+      `| C | dispatch rows/s per region, ~500-byte rows, ${dispatch.awsLatencyMs} ms per lambda_async call (bench/capacity.ts, see Capacity) | ${fmt(hop.ordersPerSecond)} at the prod stack's settings | ≥ ${fmt(DISPATCH_GOAL_ROWS_PER_SECOND)} | **${met ? "met" : "missed"}** |`,
+    );
+  }
+  if (model) {
+    rows.push(
+      `| C | prod stack ceiling (capacity model, orders split evenly) | ${fmt(model.evenSplitCeiling)} orders/s; first to saturate: ${model.firstToSaturate ?? "?"} | (stated) | |`,
+    );
+  }
+  return rows;
+}
+
 /** The section's lines (markdown), starting with its heading. */
 export function renderCapacitySection(results: CapacityResults | undefined): string[] {
   const L = ["## Capacity (bench/capacity.ts)", ""];

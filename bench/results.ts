@@ -1,7 +1,11 @@
 /** Renders bench/RESULTS.md from the measured figures (bench/run.ts). */
 import type { BundleRow } from "./bundles";
 import type { CapacityResults } from "./capacity";
-import { readCapacityResults, renderCapacitySection } from "./capacity-section";
+import {
+  capacitySummaryRows,
+  readCapacityResults,
+  renderCapacitySection,
+} from "./capacity-section";
 import { dcSummaryRow, renderDcThroughput, type DcThroughputFigure } from "./dc-throughput";
 import type { Machine } from "./machine";
 import type { PlanFigure } from "./plan";
@@ -172,6 +176,7 @@ export function renderResults(
     `| 5 | handler bundle / module init | ${r.bundles.map((b) => `${b.handler} ${kib(b.bytes)}, ${b.initMs} ms`).join("; ")} | (reported) | |`,
     `| 6 | plot | [latency.svg](latency.svg) | | |`,
     ...(r.dc ? [dcSummaryRow(r.dc)] : []),
+    ...capacitySummaryRows(capacity),
     "",
   );
 
