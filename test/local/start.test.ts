@@ -300,7 +300,7 @@ describe("npm start: the whole relay locally, with faults", function () {
       rate: 80,
       dropAfterHandoffRate: 0.5,
       retentionSeconds: 1,
-      timeoutSeconds: 10,
+      timeoutSeconds: 6,
       mysqlUrl: serverUrl(),
     });
     const s = report.summary;
