@@ -31,6 +31,7 @@ import { createNotifyHandler } from "../lambda/notify";
 import { createLogger, createMetrics } from "../lambda/lib/observability";
 import { relayEntry } from "../lambda/lib/relay";
 import type { SqsBatchResponse, SqsEvent } from "../lambda/lib/sqs-event";
+import type { HandlerFit as CostHandlerFit, MeasuredHandlers } from "../offline/cost";
 import { orderRow } from "./capacity-rows";
 import { linearFit, median, round } from "./util";
 
@@ -50,26 +51,19 @@ export interface HandlerPoint {
   readonly logBytes: number;
 }
 
-export interface HandlerFit {
-  /** Own time per invocation = fixedMs + perRecordMs × records. */
-  readonly fixedMs: number;
-  readonly perRecordMs: number;
+/** What offline/cost.ts reads of a fit, plus how well it fits and the points it came from. */
+export interface HandlerFit extends CostHandlerFit {
   readonly r2: number;
-  /** Log bytes per invocation = logFixedBytes + logPerRecordBytes × records. */
-  readonly logFixedBytes: number;
-  readonly logPerRecordBytes: number;
   readonly points: readonly HandlerPoint[];
 }
 
-export interface HandlerFigures {
-  readonly command: string;
-  readonly rowBytes: number;
-  /** Bytes of one relay message (body + attributes) carrying a row of rowBytes. */
-  readonly messageBytes: number;
+/**
+ * The figures offline/cost.ts reads back from bench/capacity-results.json (`MeasuredHandlers`),
+ * with the fits in full.
+ */
+export interface HandlerFigures extends MeasuredHandlers {
   readonly notify: HandlerFit;
   readonly forwarder: HandlerFit;
-  /** A heartbeat invocation of notify: own time and log bytes. */
-  readonly heartbeat: { readonly ownMs: number; readonly logBytes: number };
   /**
    * The ack handler with a stand-in connection that answers relay_confirm at once: its own time
    * per ack message (each confirming one DC batch of 10 ids); the CALL's time in Aurora is not in it.

@@ -199,12 +199,9 @@ function point(
       ? {
           ack: {
             sqsCalls: d.acks.sqsCalls,
-            sqsCallsPerOrder: round(
-              Object.values(d.acks.sqsCalls).reduce((a, b) => a + b, 0) / n,
-              3,
-            ),
+            sqsCallsPerOrder: d.acks.sqsCallsPerOrder,
             invocations: d.acks.invocations,
-            invocationsPerOrder: round(d.acks.invocations / n, 3),
+            invocationsPerOrder: d.acks.lambdaInvocationsPerOrder,
           },
         }
       : {}),

@@ -26,7 +26,7 @@ import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, parseConfig } from "../config/schema";
 import { MariaDbUnavailableError } from "../emulators/mariadb";
 import { formatProgress, formatSummary } from "./report";
-import { RunInterrupted, runRelay, type RunOptions } from "./runner";
+import { LOCAL_RESEND_AFTER_SECONDS, RunInterrupted, runRelay, type RunOptions } from "./runner";
 import { SCHEMA_NAMES, STACK_TABLES, type SchemaName } from "./storefront";
 
 // On a Node older than the engines' 24 the AWS SDK's notice that its 2027 releases need Node 22
@@ -136,7 +136,7 @@ export const START_COMMAND = {
       description:
         "dispatch again what the DC has not confirmed after N s (1..86400) instead of the " +
         "stack's resendAfterMinutes",
-      defaultText: "10",
+      defaultText: String(LOCAL_RESEND_AFTER_SECONDS),
     },
     "retention-seconds": {
       type: "string",

@@ -162,8 +162,10 @@ export interface MeasuredHandlers {
 }
 
 export interface HandlerFit {
+  /** Own time per invocation = fixedMs + perRecordMs × records. */
   readonly fixedMs: number;
   readonly perRecordMs: number;
+  /** Log bytes per invocation = logFixedBytes + logPerRecordBytes × records. */
   readonly logFixedBytes: number;
   readonly logPerRecordBytes: number;
 }

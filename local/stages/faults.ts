@@ -80,8 +80,6 @@ export interface FaultTimeline {
   note(text: string): void;
   /** The aggregator queue is rejecting sends right now. */
   readonly aggregatorDown: boolean;
-  /** The ack queues are rejecting sends right now. */
-  readonly acksDown: boolean;
   readonly dbRestarted: boolean;
   /** No outage still running or still to come that the end of the run must wait for. */
   readonly over: boolean;
@@ -128,52 +126,50 @@ export function startFaultTimeline(o: FaultTimelineOptions, cleanup: Cleanup): F
         pool.query("CALL local_lambda_fail(?)", [fail]).catch(() => undefined),
       ),
     );
-  if (o.lambdaOutageSeconds) {
-    const seconds = o.lambdaOutageSeconds;
+  /** From faultAtMs on, `seconds` long: begin(), a note, then end() and the "back" note. */
+  const outage = (
+    seconds: number | undefined,
+    what: string,
+    begin: () => void,
+    end: () => Promise<unknown> | void,
+  ) => {
+    if (!seconds) return;
     timers.push(
       setTimeout(() => {
-        notes.push(`lambda outage ${seconds}s`);
-        void setLambdaFail(true);
+        notes.push(`${what} outage ${seconds}s`);
+        begin();
         timers.push(
           setTimeout(
-            () => void setLambdaFail(false).then(() => notes.push("lambda back")),
+            () => void Promise.resolve(end()).then(() => notes.push(`${what} back`)),
             seconds * 1000,
           ),
         );
       }, o.faultAtMs),
     );
-  }
-  if (o.aggregatorOutageSeconds) {
-    const seconds = o.aggregatorOutageSeconds;
-    timers.push(
-      setTimeout(() => {
-        notes.push(`aggregator outage ${seconds}s`);
-        aggregatorDown = true;
-        timers.push(
-          setTimeout(() => {
-            aggregatorDown = false;
-            notes.push("aggregator back");
-          }, seconds * 1000),
-        );
-      }, o.faultAtMs),
-    );
-  }
-  if (o.ackOutageSeconds) {
-    const seconds = o.ackOutageSeconds;
-    timers.push(
-      setTimeout(() => {
-        notes.push(`ack outage ${seconds}s`);
-        acksDown = true;
-        timers.push(
-          setTimeout(() => {
-            acksDown = false;
-            ackOutageEnded = true;
-            notes.push("acks back");
-          }, seconds * 1000),
-        );
-      }, o.faultAtMs),
-    );
-  }
+  };
+  outage(
+    o.lambdaOutageSeconds,
+    "lambda",
+    () => void setLambdaFail(true),
+    () => setLambdaFail(false),
+  );
+  outage(
+    o.aggregatorOutageSeconds,
+    "aggregator",
+    () => (aggregatorDown = true),
+    () => {
+      aggregatorDown = false;
+    },
+  );
+  outage(
+    o.ackOutageSeconds,
+    "ack queue",
+    () => (acksDown = true),
+    () => {
+      acksDown = false;
+      ackOutageEnded = true;
+    },
+  );
   if (restartScheduled) {
     const server = o.server!;
     timers.push(
@@ -192,9 +188,6 @@ export function startFaultTimeline(o: FaultTimelineOptions, cleanup: Cleanup): F
     note: (text) => notes.push(text),
     get aggregatorDown() {
       return aggregatorDown;
-    },
-    get acksDown() {
-      return acksDown;
     },
     get dbRestarted() {
       return dbRestarted;
