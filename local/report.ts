@@ -33,7 +33,9 @@ export function formatSummary(report: RunReport): string {
         ? s.rowsEqual === s.rowsCompared && s.extraAtDc === 0
           ? `DONE in ${seconds} s — every inserted order reached the DC; every row equals the source`
           : `DONE in ${seconds} s — ${s.rowsCompared - s.rowsEqual} row(s) differ from the source`
-        : `TIMED OUT after ${seconds} s — ${backlog}`,
+        : report.settled
+          ? `ENDED after ${seconds} s — nothing left in the relay could still reach the DC; ${backlog}`
+          : `TIMED OUT after ${seconds} s — ${backlog}`,
     `  stack ${d.stack}, regions ${d.regions.join(", ")}; dispatch/purge driven by ${d.eventsDrivenBy}`,
     `  inserted ${s.inserted}, delivered ${s.delivered}, pending ${s.pending}, lost ${s.lost}, duplicates at DC ${s.duplicatesAtDc}, purged ${s.purged} (order rows left ${d.orderDataLeft})`,
     `  latency insert→DC p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms; ${s.ordersPerSecond} orders/s`,

@@ -92,6 +92,11 @@ export interface RunReport {
   readonly summary: RunSummary;
   /** Every inserted order reached the DC (and was purged, with a shortened retention). */
   readonly completed: boolean;
+  /**
+   * Ended before the timeout with orders missing: nothing was left anywhere (outbox, source
+   * rows, queues, DLQs, calls in flight) that could still bring them, so they are lost.
+   */
+  readonly settled: boolean;
   /** Stopped early by SIGINT/SIGTERM: the figures cover the run so far. */
   readonly interrupted: boolean;
   readonly durationMs: number;
@@ -166,7 +171,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   const { config, databases, local, lambdas, load, started, durationMs } = o;
-  const { progress, completed, redriven } = o.watched;
+  const { progress, completed, settled, redriven } = o.watched;
   const { dcPool } = databases;
   const { queues, sqs } = local;
   const regions = config.regions.map((r) => r.region);
@@ -330,6 +335,7 @@ export async function verifyRun(o: VerifyOptions): Promise<RunReport> {
   return {
     summary,
     completed,
+    settled,
     interrupted: o.interrupted ?? false,
     durationMs,
     missing,

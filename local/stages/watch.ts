@@ -1,7 +1,8 @@
 /**
  * Stage: watching the run. Snapshots of every hop (outbox, queues, DLQs, Lambda, the DC) four
  * times a second until every inserted order is at the DC (and, with a shortened retention,
- * purged), the faults are over and — with redrive on — the DLQs are empty; or until the timeout.
+ * purged), the faults are over and — with redrive on — the DLQs are empty; until nothing is left
+ * anywhere that could still reach the DC; or until the timeout.
  * Once nothing but the DLQs holds undelivered orders, they are redriven.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -27,6 +28,8 @@ export interface RegionProgress {
   readonly purged: number;
   /** Rows left in the first listed (root) table. */
   readonly rootRowsLeft: number;
+  /** Outbox rows left, handed off or not: anything the region could still send. */
+  readonly outboxLeft: number;
 }
 
 export interface Progress {
@@ -64,6 +67,11 @@ export interface Watched {
   readonly progress: Progress;
   /** Everything arrived before the timeout. */
   readonly completed: boolean;
+  /**
+   * The run ended before the timeout with orders missing, because nothing could reach the DC
+   * any more: no outbox row, source row, queued message, DLQ record or call in flight was left.
+   */
+  readonly settled: boolean;
   /** What the last snapshot saw at the DC. */
   readonly atDc: Arrivals;
   readonly redriven: { moved: number; reinvoked: number };
@@ -91,7 +99,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
       const state = (
         await databases.regionQuery(
           region,
-          `SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, (SELECT COUNT(*) FROM \`${config.tables[0]!.name}\`) AS root_left FROM relay_state WHERE id = 1`,
+          `SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, (SELECT COUNT(*) FROM relay_outbox) AS outbox_left, (SELECT COUNT(*) FROM \`${config.tables[0]!.name}\`) AS root_left FROM relay_state WHERE id = 1`,
         )
       )?.[0];
       perRegion.push({
@@ -105,6 +113,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
         lagMs: Number.isFinite(oldest) ? Date.now() - oldest : 0,
         purged: Number(state?.total_purged ?? 0),
         rootRowsLeft: Number(state?.root_left ?? 0),
+        outboxLeft: Number(state?.outbox_left ?? 0),
       });
     }
     return {
@@ -146,6 +155,8 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
   await snapshot();
   let progress: Progress;
   let completed = false;
+  let settled = false;
+  let settledSince: number | undefined;
   let loadDone = false;
   void load.done.then(() => (loadDone = true));
   for (;;) {
@@ -174,6 +185,20 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
       progress.regions.some((r) => r.pendingOutbox > 0 || r.queued > 0) ||
       faults.aggregatorDown ||
       !loadDone;
+    // Nothing left anywhere that could still reach the DC (e.g. purged on hand-off, then the
+    // batch vanished): waiting for the timeout would change nothing. Held for a second, so a
+    // call between two snapshots is not missed.
+    const nothingLeft =
+      !busy &&
+      faults.over &&
+      inDlq === 0 &&
+      progress.regions.every((r) => r.outboxLeft === 0 && r.rootRowsLeft === 0);
+    if (!nothingLeft) settledSince = undefined;
+    else if (settledSince === undefined) settledSince = Date.now();
+    else if (Date.now() - settledSince >= 1000) {
+      settled = true;
+      break;
+    }
     if (busy || inDlq === 0) quietSince = Date.now();
     else if (o.redrive && Date.now() - quietSince > 1000) {
       await redriveAll();
@@ -181,5 +206,5 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
     }
     if (elapsed() > o.timeoutMs) break;
   }
-  return { progress, completed, atDc: lastAtDc, redriven };
+  return { progress, completed, settled, atDc: lastAtDc, redriven };
 }
