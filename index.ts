@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { loadRelayConfig } from "./config/load";
+import { loadRelayConfig } from "./config/runtime";
 import { aggregatorNames, queueSpecs, regionNames } from "./config/names";
 import { databaseSettingsFor, partitionOf } from "./config/schema";
 import { Aggregator } from "./components/aggregator";

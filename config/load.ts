@@ -1,37 +1,12 @@
 /**
- * Reading the raw `order-relay:*` values — from the Pulumi runtime (the program) or from a stack
- * file (the offline tools) — before `parseConfig` validates them.
+ * Reading the raw `order-relay:*` values from a stack file (the offline tools) before
+ * `parseConfig` validates them. The program's half, from the Pulumi runtime, is config/runtime.ts:
+ * kept apart so the command lines answer `--help` and usage errors without loading Pulumi.
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, RelayConfig, parseConfig } from "./schema";
-
-/** Parses one config value: Pulumi hands objects and numbers to the program as JSON text. */
-function decode(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** Every `order-relay:*` key the runtime holds, decoded — including typos, so they can be reported. */
-export function rawConfigFromRuntime(): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
-    const [namespace, ...rest] = key.split(":");
-    if (namespace !== CONFIG_NAMESPACE) continue;
-    raw[rest.join(":")] = decode(value);
-  }
-  return raw;
-}
-
-/** Reads and validates the stack's config from the Pulumi runtime: the one place `index.ts` calls. */
-export function loadRelayConfig(): RelayConfig {
-  return parseConfig(rawConfigFromRuntime(), pulumi.getStack());
-}
+import { CONFIG_NAMESPACE, ConfigError } from "./schema";
 
 /** A stack file (`stacks/Pulumi.<stack>.yaml`) split into our namespace and the rest. */
 export interface StackFile {

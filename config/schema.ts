@@ -5,7 +5,8 @@
  * The schema is strict everywhere: an unknown key (a typo such as `regoins`) is an error with a
  * "did you mean" suggestion, never silently ignored.
  */
-import * as aws from "@pulumi/aws";
+// The enum module alone: the whole provider SDK takes a second and a half to load.
+import { Region } from "@pulumi/aws/types/enums";
 import { z } from "zod";
 import { closest } from "../cli/suggest";
 import {
@@ -17,7 +18,7 @@ import {
 export const CONFIG_NAMESPACE = "order-relay";
 
 /** The AWS provider's own region list (`aws.Region`), so a new region arrives with the provider. */
-export const KNOWN_REGIONS: readonly string[] = Object.values(aws.Region);
+export const KNOWN_REGIONS: readonly string[] = Object.values(Region);
 
 /** The ARN partition of a region; cross-partition ARNs, IAM and SQS calls are impossible. */
 export function partitionOf(region: string): string {

@@ -16,8 +16,7 @@ import { interrupted, runMain, writeOut } from "../cli/process";
 import { readStackFile, stackFilePath } from "../config/load";
 import { ConfigError, RelayConfig, parseConfig } from "../config/schema";
 import { worstCaseResidence } from "../config/residence";
-import { costJson, costOfRun, formatCost } from "./cost";
-import { OfflineRun, RecordedResource, runOffline } from "./engine";
+import type { OfflineRun, RecordedResource } from "./engine";
 
 /** The few settings per type that tell a reviewer what will be built. */
 function keySettings(resource: RecordedResource): string {
@@ -293,6 +292,11 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  // Loaded only now: Pulumi takes seconds to load, and --help or a usage error need none of it.
+  const [{ runOffline }, { costJson, costOfRun, formatCost }] = await Promise.all([
+    import("./engine"),
+    import("./cost"),
+  ]);
   const run = await runOffline({ stack: file.stack, relay: file.relay, other: file.other });
   // Interrupted while the engine ran (a signal is handled once the event loop turns): no plan at
   // all rather than one the user did not wait for.

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { rawConfigFromRuntime, readStackFile } from "../../config/load";
+import { readStackFile } from "../../config/load";
+import { rawConfigFromRuntime } from "../../config/runtime";
 import { ConfigError, KNOWN_REGIONS, cidrProblem, parseConfig } from "../../config/schema";
 import { privateSubnetCidrs } from "../../components/network";
 
