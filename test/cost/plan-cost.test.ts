@@ -3,26 +3,49 @@
  * through cli/command.ts), the text table and the `cost` object of `--json`, in a real process.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { execFile } from "child_process";
 import { join } from "path";
 
 const ROOT = join(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
-function plan(...args: string[]) {
-  const r = spawnSync(process.execPath, [TSX, "offline/plan.ts", ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function plan(...args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [TSX, "offline/plan.ts", ...args],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        maxBuffer: 64e6,
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      },
+      (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+    );
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe("npm run plan -- --cost --orders-per-day N", function () {
   this.timeout(120_000);
+  let text: Ran;
+  let jsonRun: Ran;
+
+  // Both plans at once: two processes for two cores.
+  before(async () => {
+    [text, jsonRun] = await Promise.all([
+      plan("--stack", "prod", "--cost", "--orders-per-day", "100000"),
+      plan("--stack", "prod", "--cost", "--orders-per-day", "100000", "--json"),
+    ]);
+  });
 
   it("prints the monthly cost per region, the total and the seed design beside it", () => {
-    const r = plan("--stack", "prod", "--cost", "--orders-per-day", "100000");
+    const r = text;
     assert.equal(r.code, 0, r.stderr);
     for (const region of ["ap-northeast-1", "us-west-2", "eu-west-1"]) {
       assert.match(r.stdout, new RegExp(`^Region ${region} \\(.*\\): \\$`, "m"));
@@ -34,7 +57,7 @@ describe("npm run plan -- --cost --orders-per-day N", function () {
   });
 
   it("adds a `cost` object to --json, the plan itself unchanged", () => {
-    const r = plan("--stack", "prod", "--cost", "--orders-per-day", "100000", "--json");
+    const r = jsonRun;
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(json), ["stack", "resources", "outputs", "cost"]);
@@ -47,16 +70,17 @@ describe("npm run plan -- --cost --orders-per-day N", function () {
     assert.ok(json.cost.regions[0].items[0].price.source.startsWith("https://"));
   });
 
-  it("refuses --cost without a volume, a volume without --cost, and a bad number (exit 2)", () => {
-    for (const [args, message] of [
+  it("refuses --cost without a volume, a volume without --cost, and a bad number (exit 2)", async () => {
+    const cases = [
       [["--cost"], /--cost needs --orders-per-day N/],
       [["--orders-per-day", "10"], /--orders-per-day is for --cost/],
       [["--cost", "--orders-per-day", "lots"], /--orders-per-day must be a whole number/],
       [["--cost", "--orders-per-day", "10", "--mermaid"], /choose one of --cost and --mermaid/],
-    ] as const) {
-      const r = plan("--stack", "prod", ...args);
-      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-      assert.match(r.stderr, message);
-    }
+    ] as const;
+    const ran = await Promise.all(cases.map(([args]) => plan("--stack", "prod", ...args)));
+    cases.forEach(([args, message], i) => {
+      assert.equal(ran[i]!.code, 2, `${args.join(" ")}: ${ran[i]!.stderr}`);
+      assert.match(ran[i]!.stderr, message);
+    });
   });
 });

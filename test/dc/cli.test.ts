@@ -249,7 +249,7 @@ describe("dc:consume as a process (local SQS, MariaDB)", function () {
     await locker.beginTransaction();
     await locker.query("SELECT COUNT(*) FROM orders FOR UPDATE");
     let midTransaction = false;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !midTransaction) {
       const [trx] = await pool.query<RowDataPacket[]>(
         `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t
@@ -268,7 +268,11 @@ describe("dc:consume as a process (local SQS, MariaDB)", function () {
     locker.release();
     assert.equal(killed.signal, "SIGKILL");
     const atKill = await count(pool, "SELECT COUNT(*) FROM orders");
-    assert.ok(midTransaction, `killed while a transaction was open (${atKill} rows)`);
+    assert.ok(
+      midTransaction,
+      `killed while a transaction was open (${atKill} rows); the consumer said:\n` +
+        `${first.stdout().slice(-3000)}\n${first.stderr().slice(-2000)}`,
+    );
     assert.ok(atKill < n, `killed before the end (${atKill} rows)`);
     assert.ok(!cmdline.includes(dc.password), "no password in ps");
 

@@ -761,13 +761,14 @@ describe("npm run plan", function () {
   });
 
   it("prints per-region resources and totals, and a Mermaid diagram", async () => {
-    const { stdout } = await exec(tsx, ["offline/plan.ts", "--stack", "dev"], { cwd: ROOT });
+    // Both at once: two processes for two cores.
+    const [{ stdout }, diagram] = await Promise.all([
+      exec(tsx, ["offline/plan.ts", "--stack", "dev"], { cwd: ROOT }),
+      exec(tsx, ["offline/plan.ts", "--stack", "prod", "--mermaid"], { cwd: ROOT }),
+    ]);
     assert.match(stdout, /Region ap-northeast-1 \(relay \+ aggregator\): \d+ resources/);
     assert.match(stdout, /Totals: \d+ resources/);
     assert.match(stdout, /rds\.Cluster\s+order-relay-dev-ap-northeast-1/);
-    const diagram = await exec(tsx, ["offline/plan.ts", "--stack", "prod", "--mermaid"], {
-      cwd: ROOT,
-    });
     assert.match(diagram.stdout, /^flowchart LR/);
     assert.match(diagram.stdout, /subgraph eu_west_1\["eu-west-1"\]/);
   });
