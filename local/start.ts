@@ -148,7 +148,9 @@ export const START_COMMAND = {
     "timeout-seconds": {
       type: "string",
       value: "N",
-      description: "give up after N s and report what is not at the DC and where it is",
+      description:
+        "give up after N s and report what is not at the DC and where it is (a run ends sooner " +
+        "once nothing left could still reach the DC)",
       defaultText: "2 × load time + outages + retention + 30, at least 60",
     },
     "dc-consumers": {
