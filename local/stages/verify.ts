@@ -75,7 +75,10 @@ export interface RunSummary {
   readonly orderRowsLeft: number;
   /** Root rows (orders) the purge deleted from the regions. */
   readonly purged: number;
-  /** Of those, not at the DC when they were purged (local/purgeAudit.ts): must be 0. */
+  /**
+   * Of those, not at the DC in their latest state when they were purged (local/purgeAudit.ts):
+   * must be 0.
+   */
   readonly purgedBeforeDelivery: number;
   /** Outbox changes the DC acknowledged and the regions marked confirmed (relay_state.total_confirmed). */
   readonly confirmed: number;

@@ -309,15 +309,20 @@ describe("npm start: the whole relay locally, with faults", function () {
     });
     const s = report.summary;
     assert.equal(report.details.acks, undefined);
-    assert.equal(report.settled, true, "ended because everything was purged, not on the timeout");
-    // Handed off was enough: orders the DC never had were purged from their region.
+    // Ended because everything was purged, not on the timeout: every order arrived in some state
+    // (completed), or nothing left could bring the missing ones (settled).
+    assert.ok(report.settled || report.completed, `ended after ${report.durationMs} ms`);
+    // Handed off was enough: orders whose latest change the DC never had were purged from their
+    // region (a dropped batch may carry an order's first change or its last).
     assert.ok(s.purgedBeforeDelivery > 0, `purged before delivery ${s.purgedBeforeDelivery}`);
     assert.equal(s.confirmed, 0);
     assert.equal(s.resent, 0);
     assert.ok(report.details.notify.dropped > 0);
-    assert.equal(report.completed, false);
-    assert.ok(s.delivered < s.inserted, "what vanished never reached the DC");
-    assert.ok(s.lost > 0, `lost ${s.lost}`);
+    // What vanished never reached the DC: orders missing there, or held in an older state.
+    assert.ok(
+      s.lost > 0 || s.rowsEqual < s.rowsCompared,
+      `lost ${s.lost}, rows equal ${s.rowsEqual}/${s.rowsCompared}`,
+    );
   });
 
   it("--restart-db-at-seconds: MariaDB stops and starts mid-run (own server, events on)", async () => {
