@@ -30,6 +30,8 @@ export interface RegionProgress {
   readonly rootRowsLeft: number;
   /** Outbox rows left, handed off or not: anything the region could still send. */
   readonly outboxLeft: number;
+  /** lambda_async calls recorded but not yet taken by the local Lambda service. */
+  readonly callsWaiting: number;
 }
 
 export interface Progress {
@@ -69,7 +71,8 @@ export interface Watched {
   readonly completed: boolean;
   /**
    * The run ended before the timeout with orders missing, because nothing could reach the DC
-   * any more: no outbox row, source row, queued message, DLQ record or call in flight was left.
+   * any more: no outbox row, source row, recorded or running call, queued message or DLQ record
+   * was left.
    */
   readonly settled: boolean;
   /** What the last snapshot saw at the DC. */
@@ -99,7 +102,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
       const state = (
         await databases.regionQuery(
           region,
-          `SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, (SELECT COUNT(*) FROM relay_outbox) AS outbox_left, (SELECT COUNT(*) FROM \`${config.tables[0]!.name}\`) AS root_left FROM relay_state WHERE id = 1`,
+          `SELECT total_handed_off, total_purged, (SELECT COUNT(*) FROM relay_outbox WHERE handed_off_at IS NULL) AS pending, (SELECT COUNT(*) FROM relay_outbox) AS outbox_left, (SELECT COUNT(*) FROM lambda_invocations) AS calls_waiting, (SELECT COUNT(*) FROM \`${config.tables[0]!.name}\`) AS root_left FROM relay_state WHERE id = 1`,
         )
       )?.[0];
       perRegion.push({
@@ -114,6 +117,7 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
         purged: Number(state?.total_purged ?? 0),
         rootRowsLeft: Number(state?.root_left ?? 0),
         outboxLeft: Number(state?.outbox_left ?? 0),
+        callsWaiting: Number(state?.calls_waiting ?? 0),
       });
     }
     return {
@@ -192,7 +196,9 @@ export async function watchRun(o: WatchOptions): Promise<Watched> {
       !busy &&
       faults.over &&
       inDlq === 0 &&
-      progress.regions.every((r) => r.outboxLeft === 0 && r.rootRowsLeft === 0);
+      progress.regions.every(
+        (r) => r.outboxLeft === 0 && r.rootRowsLeft === 0 && r.callsWaiting === 0,
+      );
     if (!nothingLeft) settledSince = undefined;
     else if (settledSince === undefined) settledSince = Date.now();
     else if (Date.now() - settledSince >= 1000) {
