@@ -478,7 +478,7 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
   });
 
   describe("trigger cost", () => {
-    it("an INSERT with capture is at most ~1.15x slower than without, on the seed table and on a wide storefront table", async function () {
+    it("an INSERT with capture stays within x1.5 of one without (a loose bound: the goals are measured by bench/trigger.ts), on the seed table and on a wide storefront table", async function () {
       const r = await relayDb("relay_cost", {
         schema: PS_ORDERS_SQL,
         tables: BENCH_TABLES,
@@ -490,8 +490,8 @@ describe("sql: relay outbox, dispatch, purge, backfill (real MariaDB)", function
           console.log(
             `      ${spec.table}: ${f.rounds * f.perRound} autocommit INSERTs per table, ${f.plainPerSecond}/s plain, ${f.triggerPerSecond}/s with capture (median x${f.medianRatio})`,
           );
-          // The goal is x1.15 (bench/trigger.ts measures it precisely); this bound leaves room
-          // for a busy shared 2-core machine.
+          // The goals are x1.15 with durable commits and x1.3 in either flush mode; bench/trigger.ts
+          // measures them over many more rounds. This bound leaves room for a busy 2-core machine.
           assert.ok(f.medianRatio <= 1.5, `capture makes INSERT x${f.medianRatio} slower`);
         }
         assert.equal(
