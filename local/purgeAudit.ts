@@ -111,20 +111,17 @@ export async function checkPurgeAudit(options: {
       purged++;
       const key = JSON.parse(String(row.k)) as Record<string, unknown>;
       const columns = Object.keys(key);
-      const [found] = !dcHasTable
-        ? [[]]
-        : await options.dcPool.query<mysql.RowDataPacket[]>(
-            `SELECT relay_applied_at <= ? AS before_purge,
-                (relay_outbox_id >= CAST(? AS UNSIGNED)) AS latest
-           FROM ${ident(options.rootTable)}
-          WHERE relay_region = ? AND ${columns.map((c) => `${ident(c)} = ?`).join(" AND ")}`,
-            [row.at, row.latest, region, ...columns.map((c) => key[c])],
-          );
-      if (
-        found.length === 0 ||
-        Number(found[0]!.before_purge) !== 1 ||
-        Number(found[0]!.latest) !== 1
-      ) {
+      let delivered = false;
+      if (dcHasTable) {
+        const [found] = await options.dcPool.query<mysql.RowDataPacket[]>(
+          `SELECT relay_applied_at <= ? AND relay_outbox_id >= CAST(? AS UNSIGNED) AS delivered
+             FROM ${ident(options.rootTable)}
+            WHERE relay_region = ? AND ${columns.map((c) => `${ident(c)} = ?`).join(" AND ")}`,
+          [row.at, row.latest, region, ...columns.map((c) => key[c])],
+        );
+        delivered = Number(found[0]?.delivered) === 1;
+      }
+      if (!delivered) {
         purgedBeforeDelivery++;
         if (examples.length < 10) examples.push(`${region} ${String(row.k)}`);
       }
